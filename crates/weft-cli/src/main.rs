@@ -1,0 +1,108 @@
+//! The `weft` command-line tool.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+
+mod bench;
+
+#[derive(Parser)]
+#[command(name = "weft", version, about = "Preemptible, persistent, movable WebAssembly scripts")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Instrument a module so that it can be preempted, paused and resumed.
+    Instrument {
+        /// The input module (.wasm or .wat).
+        input: PathBuf,
+        /// Where to write the instrumented module.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// What makes a check yield.
+        #[arg(long, value_enum, default_value_t = Mode::Fuel)]
+        mode: Mode,
+        /// In flag mode, also count fuel for accounting.
+        #[arg(long)]
+        count_fuel: bool,
+        /// Print a summary as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure weft against baselines.
+    Bench {
+        #[command(subcommand)]
+        which: bench::Bench,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Mode {
+    /// Deterministic fuel counting.
+    Fuel,
+    /// An interrupt flag set by another thread.
+    Flag,
+}
+
+/// Reads a module from a `.wasm` or `.wat` file.
+pub(crate) fn read_module(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.starts_with(b"\0asm") {
+        return Ok(bytes);
+    }
+    let is_text = path.extension().is_some_and(|e| e == "wat" || e == "wast");
+    if !is_text {
+        bail!("{}: not a WebAssembly module (no `\\0asm` magic) and not a .wat file", path.display());
+    }
+    wat::parse_bytes(&bytes)
+        .map(|b| b.into_owned())
+        .with_context(|| format!("{}: cannot parse WebAssembly text", path.display()))
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("weft: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Instrument { input, output, mode, count_fuel, json } => {
+            let wasm = read_module(&input)?;
+            let config = match mode {
+                Mode::Fuel => weft_instrument::Config::fuel(),
+                Mode::Flag => weft_instrument::Config::flag(count_fuel),
+            };
+            let out = weft_instrument::instrument(&wasm, &config).with_context(|| format!("cannot instrument {}", input.display()))?;
+            std::fs::write(&output, &out.wasm).with_context(|| format!("cannot write {}", output.display()))?;
+            let instrumented = out.info.functions.iter().filter(|f| f.instrumented).count();
+            let defined = out.info.functions.iter().filter(|f| !f.imported).count();
+            if json {
+                let summary = serde_json::json!({
+                    "input": input, "output": output,
+                    "input_bytes": wasm.len(), "output_bytes": out.wasm.len(),
+                    "size_ratio": out.wasm.len() as f64 / wasm.len() as f64,
+                    "functions": defined, "instrumented_functions": instrumented,
+                    "resume_points": out.info.functions.iter().map(|f| u64::from(f.resume_points)).sum::<u64>(),
+                });
+                println!("{summary}");
+            } else {
+                eprintln!(
+                    "weft: {} -> {}: {} -> {} bytes ({:.2}x), {instrumented} of {defined} functions instrumented",
+                    input.display(),
+                    output.display(),
+                    wasm.len(),
+                    out.wasm.len(),
+                    out.wasm.len() as f64 / wasm.len() as f64
+                );
+            }
+            Ok(())
+        }
+        Command::Bench { which } => bench::run(which),
+    }
+}

@@ -1,0 +1,1 @@
+//! Conformance tests for weft: the spec testsuite, differential fuzzing and C programs.

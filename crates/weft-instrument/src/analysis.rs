@@ -1,0 +1,302 @@
+//! The first pass over a function body: where the resume points are, how the
+//! structured levels split into segments, what each fuel check charges.
+//!
+//! # Terms
+//!
+//! A *resume point* is a place where the function can be unwound and later
+//! rewound: a call to a function that can unwind (every import, every
+//! `call_indirect`, every defined function that has loops or calls), the
+//! fuel check at the entry of a function that calls, and the check at every
+//! loop header. Resume points get ids in pre-order, so the resume points
+//! inside one instruction (a call, or a whole `block`/`loop`/`if`) form a
+//! contiguous range.
+//!
+//! A *level* is the instruction sequence of a function body, a `block`, a
+//! `loop` body, or one arm of an `if`. In a level, the instructions that
+//! contain resume points are *boundaries*. The first boundary, if nothing
+//! precedes it, is reached by falling into the level (segment 0); every other
+//! boundary starts a new segment, the target of the level's rewind dispatch.
+//!
+//! Code after an unconditional branch up to the end of its level is dead: it
+//! gets no resume points and no instrumentation.
+
+use std::collections::HashMap;
+use wasmparser::Operator;
+
+/// Identifies a level: the index of the operator that opens it (`block`,
+/// `loop`, `if`, `else`), or [`FUNCTION_LEVEL`] for the function body.
+pub(crate) type LevelKey = usize;
+
+/// The key of the function body's level.
+pub(crate) const FUNCTION_LEVEL: LevelKey = usize::MAX;
+
+/// An instruction (or synthetic check) in a level that contains resume points.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Boundary {
+    /// The operator that starts it, or `None` for the level's own check.
+    pub op: Option<usize>,
+    /// The resume points inside: `lo..hi`.
+    pub lo: u32,
+    pub hi: u32,
+    /// The segment the boundary starts (0: reached by falling into the level).
+    pub segment: u32,
+}
+
+/// A level that contains resume points.
+#[derive(Debug, Default)]
+pub(crate) struct Level {
+    pub boundaries: Vec<Boundary>,
+    /// The number of segments after segment 0, i.e. dispatch targets.
+    pub dispatch_targets: u32,
+}
+
+impl Level {
+    /// The range of resume points in this level.
+    pub fn range(&self) -> (u32, u32) {
+        let lo = self.boundaries.first().map_or(0, |b| b.lo);
+        let hi = self.boundaries.last().map_or(0, |b| b.hi);
+        (lo, hi)
+    }
+}
+
+/// A fuel check: its resume point and the static cost it charges.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Check {
+    pub resume_point: u32,
+    pub cost: u32,
+}
+
+/// What the function needs to know about its callees.
+pub(crate) trait Callees {
+    /// Whether a call to `func` can unwind (the callee is instrumented or an import).
+    fn can_unwind(&self, func: u32) -> bool;
+    /// The static cost of a call to `func` that cannot unwind (its whole body).
+    fn leaf_cost(&self, func: u32) -> u32;
+}
+
+/// The result of the first pass over one function body.
+#[derive(Debug, Default)]
+pub(crate) struct Analysis {
+    /// Per operator: dead code (after an unconditional branch in its level).
+    pub dead: Vec<bool>,
+    /// Per operator: the resume point of a call that can unwind.
+    pub call_resume_point: Vec<Option<u32>>,
+    /// Levels that contain resume points.
+    pub levels: HashMap<LevelKey, Level>,
+    /// The check at each loop header, by the loop operator's index.
+    pub loop_checks: HashMap<usize, Check>,
+    /// The check at function entry (functions that call).
+    pub entry_check: Option<Check>,
+    /// Fuel charged at entry without a check (functions with loops but no calls).
+    pub entry_charge: u32,
+    /// The number of resume points.
+    pub resume_points: u32,
+    /// Whether any level dispatches on rewind.
+    pub has_dispatch: bool,
+}
+
+struct Builder {
+    key: LevelKey,
+    /// Dead because the enclosing instruction is in dead code.
+    inherited_dead: bool,
+    /// Dead after an unconditional branch in this level.
+    dead: bool,
+    seen_any: bool,
+    boundaries: Vec<Boundary>,
+    /// Where the opening instruction sits in the parent level.
+    opener: usize,
+    opener_first: bool,
+    first_resume_point: u32,
+    is_loop: bool,
+}
+
+impl Builder {
+    fn new(key: LevelKey, opener: usize, inherited_dead: bool, opener_first: bool, rp: u32) -> Self {
+        Builder {
+            key,
+            inherited_dead,
+            dead: false,
+            seen_any: false,
+            boundaries: Vec::new(),
+            opener,
+            opener_first,
+            first_resume_point: rp,
+            is_loop: false,
+        }
+    }
+
+    fn is_dead(&self) -> bool {
+        self.inherited_dead || self.dead
+    }
+}
+
+/// The static fuel cost of one operator. Structural markers and `nop` are free.
+pub(crate) fn op_cost(op: &Operator<'_>) -> u32 {
+    match op {
+        Operator::Block { .. }
+        | Operator::Loop { .. }
+        | Operator::End
+        | Operator::Else
+        | Operator::Nop => 0,
+        _ => 1,
+    }
+}
+
+/// Whether the function has loops and whether it calls, for the module-level
+/// decision of which functions are instrumented.
+pub(crate) fn shape(ops: &[(Operator<'_>, usize)]) -> (bool, bool, u32) {
+    let mut has_loop = false;
+    let mut has_call = false;
+    let mut cost = 0u32;
+    for (op, _) in ops {
+        match op {
+            Operator::Loop { .. } => has_loop = true,
+            Operator::Call { .. } | Operator::CallIndirect { .. } => has_call = true,
+            _ => {}
+        }
+        cost = cost.saturating_add(op_cost(op));
+    }
+    (has_loop, has_call, cost)
+}
+
+/// Runs the first pass. `has_call` decides whether the function gets an
+/// entry check; `count_fuel` whether costs are charged at all.
+pub(crate) fn analyze(ops: &[(Operator<'_>, usize)], callees: &dyn Callees, has_call: bool) -> Analysis {
+    let mut a = Analysis {
+        dead: vec![false; ops.len()],
+        call_resume_point: vec![None; ops.len()],
+        ..Analysis::default()
+    };
+    let mut next_rp = 0u32;
+    let mut stack = vec![Builder::new(FUNCTION_LEVEL, 0, false, true, 0)];
+    // Fuel regions: the function body, then one per enclosing loop.
+    let mut regions: Vec<u32> = vec![0];
+    let mut loop_rps: Vec<Option<u32>> = Vec::new();
+
+    if has_call {
+        let rp = next_rp;
+        next_rp += 1;
+        let top = stack.last_mut().expect("function level");
+        top.boundaries.push(Boundary { op: None, lo: rp, hi: rp + 1, segment: 0 });
+        top.seen_any = true;
+    }
+
+    for (i, (op, _)) in ops.iter().enumerate() {
+        let dead = stack.last().is_some_and(Builder::is_dead);
+        a.dead[i] = dead;
+        if let Some(r) = regions.last_mut() {
+            *r = r.saturating_add(op_cost(op));
+        }
+        match op {
+            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
+                let top = stack.last_mut().expect("open level");
+                let first = !top.seen_any;
+                top.seen_any = true;
+                let mut child = Builder::new(i, i, dead, first, next_rp);
+                if let Operator::Loop { .. } = op {
+                    child.is_loop = true;
+                    regions.push(0);
+                    if dead {
+                        loop_rps.push(None);
+                    } else {
+                        let rp = next_rp;
+                        next_rp += 1;
+                        loop_rps.push(Some(rp));
+                        child.boundaries.push(Boundary { op: None, lo: rp, hi: rp + 1, segment: 0 });
+                        child.seen_any = true;
+                    }
+                }
+                stack.push(child);
+            }
+            Operator::Else => {
+                let then = stack.pop().expect("if level");
+                finish_level(&mut a, then.key, then.boundaries);
+                let mut arm = Builder::new(i, then.opener, then.inherited_dead, then.opener_first, then.first_resume_point);
+                arm.is_loop = false;
+                stack.push(arm);
+            }
+            Operator::End => {
+                let level = stack.pop().expect("open level");
+                if level.is_loop {
+                    let cost = regions.pop().unwrap_or(0);
+                    if let Some(Some(rp)) = loop_rps.pop() {
+                        a.loop_checks.insert(level.opener, Check { resume_point: rp, cost });
+                    }
+                }
+                finish_level(&mut a, level.key, level.boundaries);
+                if let Some(parent) = stack.last_mut() {
+                    if !level.inherited_dead && next_rp > level.first_resume_point {
+                        parent.boundaries.push(Boundary {
+                            op: Some(level.opener),
+                            lo: level.first_resume_point,
+                            hi: next_rp,
+                            segment: u32::from(!level.opener_first),
+                        });
+                    }
+                }
+            }
+            Operator::Call { function_index } => {
+                if callees.can_unwind(*function_index) {
+                    push_call(&mut a, &mut stack, &mut next_rp, i, dead);
+                } else if let Some(r) = regions.last_mut() {
+                    *r = r.saturating_add(callees.leaf_cost(*function_index));
+                }
+                mark_seen(&mut stack);
+            }
+            Operator::CallIndirect { .. } => {
+                push_call(&mut a, &mut stack, &mut next_rp, i, dead);
+                mark_seen(&mut stack);
+            }
+            Operator::Br { .. } | Operator::BrTable { .. } | Operator::Return | Operator::Unreachable => {
+                let top = stack.last_mut().expect("open level");
+                top.seen_any = true;
+                top.dead = true;
+            }
+            _ => mark_seen(&mut stack),
+        }
+    }
+
+    let function_cost = regions.first().copied().unwrap_or(0);
+    if has_call {
+        a.entry_check = Some(Check { resume_point: 0, cost: function_cost });
+    } else {
+        a.entry_charge = function_cost;
+    }
+    a.resume_points = next_rp;
+    a.has_dispatch = a.levels.values().any(|l| l.dispatch_targets > 0);
+    a
+}
+
+fn mark_seen(stack: &mut [Builder]) {
+    if let Some(top) = stack.last_mut() {
+        top.seen_any = true;
+    }
+}
+
+fn push_call(a: &mut Analysis, stack: &mut [Builder], next_rp: &mut u32, i: usize, dead: bool) {
+    if dead {
+        return;
+    }
+    let rp = *next_rp;
+    *next_rp += 1;
+    a.call_resume_point[i] = Some(rp);
+    let top = stack.last_mut().expect("open level");
+    let segment = u32::from(top.seen_any);
+    top.boundaries.push(Boundary { op: Some(i), lo: rp, hi: rp + 1, segment });
+}
+
+/// Numbers the segments of a finished level and records it if it has any
+/// boundary.
+fn finish_level(a: &mut Analysis, key: LevelKey, mut boundaries: Vec<Boundary>) {
+    if boundaries.is_empty() {
+        return;
+    }
+    let mut targets = 0;
+    for b in &mut boundaries {
+        if b.segment != 0 {
+            targets += 1;
+            b.segment = targets;
+        }
+    }
+    a.levels.insert(key, Level { boundaries, dispatch_targets: targets });
+}

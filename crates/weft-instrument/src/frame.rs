@@ -1,0 +1,275 @@
+//! Frames in the state memory: layout, the save path and the restore
+//! prologue. The format of a frame is documented in [`crate::abi`].
+
+use crate::abi::{FRAME_HEADER_SIZE, STATE_NORMAL};
+use crate::error::{Error, Result};
+use crate::function::Internals;
+use crate::module::Env;
+use wasm_encoder::{BlockType, Encode, HeapType, Ieee32, Ieee64, Instruction, MemArg, RefType, ValType};
+
+/// A local saved in a frame.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LocalSlot {
+    pub index: u32,
+    pub ty: ValType,
+}
+
+/// Where each saved local goes.
+#[derive(Debug)]
+pub(crate) struct FrameLayout {
+    /// Numeric and vector locals with their offsets in the frame.
+    pub in_memory: Vec<(LocalSlot, u32)>,
+    /// Funcref locals, in the order they are pushed on the funcref stack.
+    pub funcrefs: Vec<u32>,
+    /// Externref locals, in the order they are pushed on the externref stack.
+    pub externrefs: Vec<u32>,
+    /// Total frame size including the header; a multiple of 16.
+    pub size: u32,
+}
+
+fn byte_size(ty: ValType) -> Option<u32> {
+    match ty {
+        ValType::I32 | ValType::F32 => Some(4),
+        ValType::I64 | ValType::F64 => Some(8),
+        ValType::V128 => Some(16),
+        ValType::Ref(_) => None,
+    }
+}
+
+impl FrameLayout {
+    pub fn new(saved: Vec<LocalSlot>) -> Result<Self> {
+        let mut in_memory = Vec::new();
+        let mut funcrefs = Vec::new();
+        let mut externrefs = Vec::new();
+        let mut offset: u64 = 0;
+        for want in [16, 8, 4] {
+            for slot in &saved {
+                if byte_size(slot.ty) == Some(want) {
+                    in_memory.push((*slot, offset as u32));
+                    offset += u64::from(want);
+                }
+            }
+        }
+        for slot in &saved {
+            if let ValType::Ref(r) = slot.ty {
+                if r == RefType::FUNCREF {
+                    funcrefs.push(slot.index);
+                } else {
+                    externrefs.push(slot.index);
+                }
+            }
+        }
+        let size = (offset + 15) / 16 * 16 + u64::from(FRAME_HEADER_SIZE);
+        let size = u32::try_from(size)
+            .ok()
+            .filter(|s| *s < 1 << 30)
+            .ok_or_else(|| Error::Limit("a function has too many locals to save".into()))?;
+        Ok(FrameLayout { in_memory, funcrefs, externrefs, size })
+    }
+}
+
+/// The zero value of a type, returned by a function that unwinds.
+pub(crate) fn zero(ty: ValType) -> Instruction<'static> {
+    match ty {
+        ValType::I32 => Instruction::I32Const(0),
+        ValType::I64 => Instruction::I64Const(0),
+        ValType::F32 => Instruction::F32Const(Ieee32::new(0)),
+        ValType::F64 => Instruction::F64Const(Ieee64::new(0)),
+        ValType::V128 => Instruction::V128Const(0),
+        ValType::Ref(r) => Instruction::RefNull(r.heap_type),
+    }
+}
+
+fn mem(env: &Env<'_>, offset: u32, align: u32) -> MemArg {
+    MemArg { offset: u64::from(offset), align, memory_index: env.state_memory }
+}
+
+fn load(env: &Env<'_>, ty: ValType, offset: u32) -> Instruction<'static> {
+    match ty {
+        ValType::I32 => Instruction::I32Load(mem(env, offset, 2)),
+        ValType::F32 => Instruction::F32Load(mem(env, offset, 2)),
+        ValType::I64 => Instruction::I64Load(mem(env, offset, 3)),
+        ValType::F64 => Instruction::F64Load(mem(env, offset, 3)),
+        ValType::V128 => Instruction::V128Load(mem(env, offset, 4)),
+        ValType::Ref(_) => unreachable!("references live in the reference stacks"),
+    }
+}
+
+fn store(env: &Env<'_>, ty: ValType, offset: u32) -> Instruction<'static> {
+    match ty {
+        ValType::I32 => Instruction::I32Store(mem(env, offset, 2)),
+        ValType::F32 => Instruction::F32Store(mem(env, offset, 2)),
+        ValType::I64 => Instruction::I64Store(mem(env, offset, 3)),
+        ValType::F64 => Instruction::F64Store(mem(env, offset, 3)),
+        ValType::V128 => Instruction::V128Store(mem(env, offset, 4)),
+        ValType::Ref(_) => unreachable!("references live in the reference stacks"),
+    }
+}
+
+struct Code<'a>(&'a mut Vec<u8>);
+
+impl Code<'_> {
+    fn emit(&mut self, instrs: impl IntoIterator<Item = Instruction<'static>>) {
+        for i in instrs {
+            i.encode(self.0);
+        }
+    }
+
+    fn trap_if(&mut self) {
+        self.emit([Instruction::If(BlockType::Empty), Instruction::Unreachable, Instruction::End]);
+    }
+}
+
+/// Loads the fuel counter and, when rewinding, pops and restores this frame.
+pub(crate) fn emit_prologue(
+    sink: &mut Vec<u8>,
+    env: &Env<'_>,
+    layout: &FrameLayout,
+    locals: Internals,
+    func_index: u32,
+    resume_points: u32,
+) {
+    use Instruction::*;
+    let mut c = Code(sink);
+    let size = layout.size;
+    let header = size - FRAME_HEADER_SIZE;
+    if env.config.counts_fuel() {
+        c.emit([GlobalGet(env.fuel_global), LocalSet(locals.fuel)]);
+    }
+    c.emit([GlobalGet(env.state_global), If(BlockType::Empty)]);
+    // A frame must be there, and must be this function's.
+    c.emit([GlobalGet(env.sp_global), I32Const((env.stack_base + size) as i32), I32LtU]);
+    c.trap_if();
+    c.emit([GlobalGet(env.sp_global), I32Const(size as i32), I32Sub, LocalSet(locals.base)]);
+    c.emit([LocalGet(locals.base), load(env, ValType::I32, header), I32Const(func_index as i32), I32Ne]);
+    c.trap_if();
+    c.emit([
+        LocalGet(locals.base),
+        load(env, ValType::I32, header + 4),
+        LocalTee(locals.rp),
+        I32Const(resume_points as i32),
+        I32GeU,
+    ]);
+    c.trap_if();
+    c.emit([LocalGet(locals.rp), I32Const(1), I32Add, LocalSet(locals.rp)]);
+    for (slot, offset) in &layout.in_memory {
+        c.emit([LocalGet(locals.base), load(env, slot.ty, *offset), LocalSet(slot.index)]);
+    }
+    for (refs, table, sp) in [
+        (&layout.funcrefs, env.funcref_stack, env.funcref_sp),
+        (&layout.externrefs, env.externref_stack, env.externref_sp),
+    ] {
+        if refs.is_empty() {
+            continue;
+        }
+        let (table, sp) = (table.expect("reference stack"), sp.expect("reference stack pointer"));
+        let temp = locals.saved_rp;
+        c.emit([GlobalGet(sp), I32Const(refs.len() as i32), I32Sub, LocalTee(temp), GlobalSet(sp)]);
+        for (k, local) in refs.iter().enumerate() {
+            c.emit([LocalGet(temp), I32Const(k as i32), I32Add, TableGet(table), LocalSet(*local)]);
+        }
+    }
+    c.emit([LocalGet(locals.base), GlobalSet(env.sp_global)]);
+    // The innermost frame ends the rewind.
+    c.emit([LocalGet(locals.base), I32Const(env.stack_base as i32), I32Eq, If(BlockType::Empty)]);
+    c.emit([I32Const(STATE_NORMAL), GlobalSet(env.state_global)]);
+    if env.config.counts_fuel() {
+        c.emit([
+            LocalGet(locals.fuel),
+            LocalGet(locals.base),
+            load(env, ValType::I32, header + 8),
+            I64ExtendI32U,
+            I64Add,
+            LocalSet(locals.fuel),
+        ]);
+    }
+    c.emit([End, End]);
+}
+
+/// The save path: the operand stack holds the resume point (`i32`) and the
+/// fuel boost (`i64`); pushes this frame and leaves the zeros to the caller.
+pub(crate) fn emit_save_path(sink: &mut Vec<u8>, env: &Env<'_>, layout: &FrameLayout, locals: Internals, func_index: u32) {
+    use Instruction::*;
+    let mut c = Code(sink);
+    let size = layout.size;
+    let header = size - FRAME_HEADER_SIZE;
+    c.emit([LocalSet(locals.saved_boost), LocalSet(locals.saved_rp)]);
+    if env.config.counts_fuel() {
+        c.emit([LocalGet(locals.fuel), GlobalSet(env.fuel_global)]);
+    }
+    for (refs, table, sp, heap) in [
+        (&layout.funcrefs, env.funcref_stack, env.funcref_sp, HeapType::FUNC),
+        (&layout.externrefs, env.externref_stack, env.externref_sp, HeapType::EXTERN),
+    ] {
+        if refs.is_empty() {
+            continue;
+        }
+        let (table, sp) = (table.expect("reference stack"), sp.expect("reference stack pointer"));
+        let n = refs.len() as i32;
+        c.emit([GlobalGet(sp), LocalSet(locals.base)]);
+        c.emit([TableSize(table), LocalGet(locals.base), I32Const(n), I32Add, I32LtU, If(BlockType::Empty)]);
+        c.emit([
+            RefNull(heap),
+            LocalGet(locals.base),
+            I32Const(n),
+            I32Add,
+            TableSize(table),
+            I32Sub,
+            TableGrow(table),
+            I32Const(-1),
+            I32Eq,
+        ]);
+        c.trap_if();
+        c.emit([End]);
+        for (k, local) in refs.iter().enumerate() {
+            c.emit([LocalGet(locals.base), I32Const(k as i32), I32Add, LocalGet(*local), TableSet(table)]);
+        }
+        c.emit([LocalGet(locals.base), I32Const(n), I32Add, GlobalSet(sp)]);
+    }
+    c.emit([GlobalGet(env.sp_global), LocalSet(locals.base)]);
+    // Grow the state memory if the frame does not fit.
+    let needed_pages = [
+        LocalGet(locals.base),
+        I64ExtendI32U,
+        I64Const(i64::from(size) + 65535),
+        I64Add,
+        I64Const(16),
+        I64ShrU,
+    ];
+    c.emit(needed_pages.clone());
+    c.emit([MemorySize(env.state_memory), I64ExtendI32U, I64GtU, If(BlockType::Empty)]);
+    c.emit(needed_pages);
+    c.emit([
+        MemorySize(env.state_memory),
+        I64ExtendI32U,
+        I64Sub,
+        I32WrapI64,
+        MemoryGrow(env.state_memory),
+        I32Const(-1),
+        I32Eq,
+    ]);
+    c.trap_if();
+    c.emit([End]);
+    for (slot, offset) in &layout.in_memory {
+        c.emit([LocalGet(locals.base), LocalGet(slot.index), store(env, slot.ty, *offset)]);
+    }
+    c.emit([
+        LocalGet(locals.base),
+        I32Const(func_index as i32),
+        store(env, ValType::I32, header),
+        LocalGet(locals.base),
+        LocalGet(locals.saved_rp),
+        store(env, ValType::I32, header + 4),
+        LocalGet(locals.base),
+        LocalGet(locals.saved_boost),
+        I32WrapI64,
+        store(env, ValType::I32, header + 8),
+        LocalGet(locals.base),
+        I32Const(size as i32),
+        store(env, ValType::I32, header + 12),
+        LocalGet(locals.base),
+        I32Const(size as i32),
+        I32Add,
+        GlobalSet(env.sp_global),
+    ]);
+}

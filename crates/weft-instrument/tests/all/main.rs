@@ -1,0 +1,4 @@
+//! Integration tests of the pass.
+
+mod errors;
+mod golden;
