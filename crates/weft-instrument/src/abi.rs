@@ -129,3 +129,12 @@ pub fn global_export(index: u32) -> String {
 pub fn table_export(index: u32) -> String {
     format!("__weft_table_{index}")
 }
+
+/// With [`crate::Config::shared_state`], the module imports its control
+/// state from this module instead of defining it, under the same names it
+/// exports: [`STATE_GLOBAL`], [`FUEL_GLOBAL`], [`SP_GLOBAL`],
+/// [`STATE_MEMORY`], and the reference stacks with their pointers. Instances
+/// linked to each other (one calling into another directly or through a
+/// shared table) must share one control state so that an unwind crosses
+/// instance boundaries.
+pub const SHARED_STATE_MODULE: &str = "weft";

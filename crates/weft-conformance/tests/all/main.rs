@@ -1,0 +1,5 @@
+//! The conformance test binary: one module per topic.
+
+mod c_programs;
+mod fuzz;
+mod spec;
