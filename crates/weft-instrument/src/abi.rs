@@ -11,8 +11,7 @@
 //! |---|---|---|
 //! | [`STATE_GLOBAL`] | mutable `i32` | [`STATE_NORMAL`], [`STATE_UNWINDING`] or [`STATE_REWINDING`] |
 //! | [`FUEL_GLOBAL`] | mutable `i64` | remaining fuel (only when fuel is counted); starts at `i64::MAX` |
-//! | [`SP_GLOBAL`] | mutable `i32` | top of the frame stack in the state memory |
-//! | [`STACK_BASE_GLOBAL`] | `i32` | where the frame stack starts (empty stack: `sp == base`) |
+//! | [`SP_GLOBAL`] | mutable `i32` | top of the frame stack in the state memory ([`STACK_BASE`] when empty) |
 //! | [`FUNCREF_SP_GLOBAL`], [`EXTERNREF_SP_GLOBAL`] | mutable `i32` | tops of the reference stacks |
 //!
 //! # Driving a module
@@ -36,22 +35,26 @@
 //!
 //! Between an unwind and the matching rewind, the complete execution state
 //! of the instance is: its memories, mutable globals and tables (exported as
-//! [`memory_export`], [`global_export`], [`table_export`]), the state memory
-//! up to [`SP_GLOBAL`], the two reference stacks, and the control globals.
+//! [`memory_export`], [`global_export`], [`table_export`]), the record of
+//! dropped segments ([`dropped_export`]), the state memory up to
+//! [`SP_GLOBAL`], the two reference stacks, and the control globals.
 //! Copying these into a fresh instance of the same instrumented module and
 //! rewinding there continues the computation exactly.
 //!
 //! # The state memory
 //!
 //! ```text
-//! 0                 4            16                         stack base
-//! | interrupt flag  | (reserved) | dropped-segment bytes    | frames ... sp ->
+//! 0                 4            16 = STACK_BASE
+//! | interrupt flag  | (reserved) | frames ... sp ->
 //! ```
 //!
-//! One byte per data segment and then per element segment records whether
-//! the program dropped it (`data.drop` / `elem.drop`); after restoring the
-//! state memory into a fresh instance, call [`RESTORE_SEGMENTS_EXPORT`] (if
-//! exported) to drop them there too.
+//! # Dropped segments
+//!
+//! One bit per data segment and then per element segment, in `i64` globals
+//! exported as [`dropped_export`], records whether the program dropped it
+//! (`data.drop` / `elem.drop`); after restoring those globals into a fresh
+//! instance, call [`RESTORE_SEGMENTS_EXPORT`] (if exported) to drop the
+//! segments there too.
 //!
 //! # A frame
 //!
@@ -80,8 +83,6 @@ pub const STATE_GLOBAL: &str = "__weft_state";
 pub const FUEL_GLOBAL: &str = "__weft_fuel";
 /// The top of the frame stack in the state memory (`i32`).
 pub const SP_GLOBAL: &str = "__weft_sp";
-/// The bottom of the frame stack (immutable `i32`).
-pub const STACK_BASE_GLOBAL: &str = "__weft_stack_base";
 /// The top of the funcref stack (`i32`), present with [`FUNCREF_STACK_TABLE`].
 pub const FUNCREF_SP_GLOBAL: &str = "__weft_funcref_sp";
 /// The top of the externref stack (`i32`), present with [`EXTERNREF_STACK_TABLE`].
@@ -110,8 +111,8 @@ pub const STATE_REWINDING: i32 = 2;
 
 /// Offset of the interrupt flag (`u32`) in the state memory.
 pub const FLAG_OFFSET: u32 = 0;
-/// Offset of the first dropped-segment byte in the state memory.
-pub const DROPPED_SEGMENTS_OFFSET: u32 = 16;
+/// Where the frame stack starts in the state memory.
+pub const STACK_BASE: u32 = 16;
 /// Size of the header at the end of every frame.
 pub const FRAME_HEADER_SIZE: u32 = 16;
 
@@ -123,6 +124,12 @@ pub fn memory_export(index: u32) -> String {
 /// The export name of mutable global `index` (imported or defined).
 pub fn global_export(index: u32) -> String {
     format!("__weft_global_{index}")
+}
+
+/// The export name of the `i64` global holding the dropped-segment bits
+/// `64 * index .. 64 * index + 64` (data segments first, then element segments).
+pub fn dropped_export(index: u32) -> String {
+    format!("__weft_dropped_{index}")
 }
 
 /// The export name of table `index` (imported or defined).

@@ -1,7 +1,7 @@
 //! Frames in the state memory: layout, the save path and the restore
 //! prologue. The format of a frame is documented in [`crate::abi`].
 
-use crate::abi::{FRAME_HEADER_SIZE, STATE_NORMAL};
+use crate::abi::{FRAME_HEADER_SIZE, STACK_BASE, STATE_NORMAL};
 use crate::error::{Error, Result};
 use crate::function::Internals;
 use crate::module::Env;
@@ -138,7 +138,7 @@ pub(crate) fn emit_prologue(
     }
     c.emit([GlobalGet(env.state_global), If(BlockType::Empty)]);
     // A frame must be there, and must be this function's.
-    c.emit([GlobalGet(env.sp_global), I32Const((env.stack_base + size) as i32), I32LtU]);
+    c.emit([GlobalGet(env.sp_global), I32Const((STACK_BASE + size) as i32), I32LtU]);
     c.trap_if();
     c.emit([GlobalGet(env.sp_global), I32Const(size as i32), I32Sub, LocalSet(locals.base)]);
     c.emit([LocalGet(locals.base), load(env, ValType::I32, header), I32Const(func_index as i32), I32Ne]);
@@ -171,7 +171,7 @@ pub(crate) fn emit_prologue(
     }
     c.emit([LocalGet(locals.base), GlobalSet(env.sp_global)]);
     // The innermost frame ends the rewind.
-    c.emit([LocalGet(locals.base), I32Const(env.stack_base as i32), I32Eq, If(BlockType::Empty)]);
+    c.emit([LocalGet(locals.base), I32Const(STACK_BASE as i32), I32Eq, If(BlockType::Empty)]);
     c.emit([I32Const(STATE_NORMAL), GlobalSet(env.state_global)]);
     if env.config.counts_fuel() {
         c.emit([

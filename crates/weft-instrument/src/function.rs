@@ -107,7 +107,7 @@ impl FunctionEmitter<'_, '_> {
         ops: &[(Operator<'_>, usize)],
         validator: &mut FuncValidator<ValidatorResources>,
     ) -> Result<(wasm_encoder::Function, u32)> {
-        let mut rt = RoundtripReencoder;
+        let mut rt = env.remap;
         let mut local_types: Vec<ValType> = Vec::new();
         for p in params {
             local_types.push(val_type(*p));
@@ -269,7 +269,7 @@ impl FunctionEmitter<'_, '_> {
     }
 
     /// Emits an operator that needs no instrumentation, remapping labels.
-    fn emit_plain(&mut self, op: &Operator<'_>, rt: &mut RoundtripReencoder) -> Result<()> {
+    fn emit_plain(&mut self, op: &Operator<'_>, rt: &mut crate::module::Remap) -> Result<()> {
         let body_frame = 1;
         let instr = match op {
             Operator::Br { relative_depth } => Instruction::Br(self.remap(*relative_depth)),
@@ -282,14 +282,11 @@ impl FunctionEmitter<'_, '_> {
                 Instruction::BrTable(Cow::Owned(mapped), self.remap(targets.default()))
             }
             Operator::Return => Instruction::Br(self.depth_to(body_frame)),
-            Operator::DataDrop { data_index } => {
-                self.push(Instruction::DataDrop(*data_index));
-                self.mark_dropped(self.env.dropped_data_offset + data_index);
-                return Ok(());
-            }
-            Operator::ElemDrop { elem_index } => {
-                self.push(Instruction::ElemDrop(*elem_index));
-                self.mark_dropped(self.env.dropped_elem_offset + elem_index);
+            Operator::DataDrop { .. } | Operator::ElemDrop { .. } => {
+                self.push(rt.instruction(op.clone()).map_err(reencode_error)?);
+                for i in self.env.mark_dropped(op).into_iter().flatten() {
+                    self.push(i);
+                }
                 return Ok(());
             }
             other => rt.instruction(other.clone()).map_err(reencode_error)?,
@@ -299,7 +296,7 @@ impl FunctionEmitter<'_, '_> {
     }
 
     /// Dead code: copied with its labels remapped, structure tracked.
-    fn emit_dead(&mut self, op: &Operator<'_>, rt: &mut RoundtripReencoder) -> Result<()> {
+    fn emit_dead(&mut self, op: &Operator<'_>, rt: &mut crate::module::Remap) -> Result<()> {
         match op {
             Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
                 self.emit_plain(op, rt)?;
@@ -556,16 +553,6 @@ impl FunctionEmitter<'_, '_> {
             self.push(Instruction::LocalGet(self.internals.fuel));
             self.push(Instruction::GlobalSet(self.env.fuel_global));
         }
-    }
-
-    fn mark_dropped(&mut self, offset: u32) {
-        self.push(Instruction::I32Const(0));
-        self.push(Instruction::I32Const(1));
-        self.push(Instruction::I32Store8(MemArg {
-            offset: u64::from(offset),
-            align: 0,
-            memory_index: self.env.state_memory,
-        }));
     }
 
     /// Assembles prologue, body and save path into the final function.

@@ -63,17 +63,27 @@ pub struct Config {
     /// With [`Interrupt::Flag`]: also count fuel exactly, for accounting,
     /// without ever yielding because of it. Always on with [`Interrupt::Fuel`].
     pub count_fuel: bool,
+    /// Import the control state (globals, state memory, reference stacks)
+    /// from [`abi::SHARED_STATE_MODULE`] instead of defining it, so that
+    /// instances calling each other unwind and rewind together.
+    pub shared_state: bool,
 }
 
 impl Config {
     /// Deterministic fuel checks.
     pub fn fuel() -> Self {
-        Config { interrupt: Interrupt::Fuel, count_fuel: true }
+        Config { interrupt: Interrupt::Fuel, count_fuel: true, shared_state: false }
     }
 
     /// Interrupt-flag checks, optionally counting fuel.
     pub fn flag(count_fuel: bool) -> Self {
-        Config { interrupt: Interrupt::Flag, count_fuel }
+        Config { interrupt: Interrupt::Flag, count_fuel, shared_state: false }
+    }
+
+    /// The same configuration with [`Config::shared_state`] set.
+    pub fn with_shared_state(mut self) -> Self {
+        self.shared_state = true;
+        self
     }
 
     /// Whether checks yield on fuel.
@@ -117,8 +127,9 @@ pub struct ModuleInfo {
     pub mutable_globals: Vec<u32>,
     /// The number of tables of the original module (exported as [`abi::table_export`]).
     pub tables: u32,
-    /// Where the frame stack starts in the state memory.
-    pub stack_base: u32,
+    /// The number of `i64` globals recording dropped segments (exported as
+    /// [`abi::dropped_export`]).
+    pub dropped_globals: u32,
     /// The number of data segments.
     pub data_segments: u32,
     /// The number of element segments.

@@ -9,10 +9,10 @@ use crate::features::{check_operator, check_ref_type, check_val_type, unsupporte
 use crate::function::{FunctionEmitter, val_type};
 use crate::{Config, FunctionInfo, Instrumented, ModuleInfo};
 use std::collections::{BTreeSet, HashMap};
-use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
+use wasm_encoder::reencode::Reencode;
 use wasm_encoder::{
     BlockType, CodeSection, ConstExpr, ElementSection, Elements, EntityType, ExportKind, ExportSection,
-    FunctionSection, GlobalSection, GlobalType, MemArg, MemorySection, MemoryType, Module, RefType,
+    FunctionSection, GlobalSection, GlobalType, MemorySection, MemoryType, Module, RefType,
     TableSection, TableType, TypeSection, ValType,
 };
 use wasmparser::{
@@ -47,6 +47,7 @@ impl TypeInterner {
 /// What function emission needs to know about the module.
 pub(crate) struct Env<'m> {
     pub config: Config,
+    pub remap: Remap,
     pub state_global: u32,
     pub fuel_global: u32,
     pub sp_global: u32,
@@ -55,9 +56,9 @@ pub(crate) struct Env<'m> {
     pub state_memory: u32,
     pub funcref_stack: Option<u32>,
     pub externref_stack: Option<u32>,
-    pub stack_base: u32,
-    pub dropped_data_offset: u32,
-    pub dropped_elem_offset: u32,
+    /// The first `i64` global of dropped-segment bits.
+    pub first_dropped_global: u32,
+    pub data_segments: u32,
     pub save_block_type: u32,
     func_params: &'m [u32],
 }
@@ -65,6 +66,24 @@ pub(crate) struct Env<'m> {
 impl Env<'_> {
     pub fn param_count(&self, func: u32) -> usize {
         self.func_params[func as usize] as usize
+    }
+
+    /// Instructions that record that a segment was dropped.
+    pub fn mark_dropped(&self, drop: &Operator<'_>) -> Option<[wasm_encoder::Instruction<'static>; 4]> {
+        let segment = match drop {
+            Operator::DataDrop { data_index } => *data_index,
+            Operator::ElemDrop { elem_index } => self.data_segments + elem_index,
+            _ => return None,
+        };
+        let global = self.first_dropped_global + segment / 64;
+        let bit = 1i64 << (segment % 64);
+        use wasm_encoder::Instruction::*;
+        Some([GlobalGet(global), I64Const(bit), I64Or, GlobalSet(global)])
+    }
+
+    /// The global and bit recording whether `segment` was dropped.
+    fn dropped_bit(&self, segment: u32) -> (u32, i64) {
+        (self.first_dropped_global + segment / 64, 1i64 << (segment % 64))
     }
 }
 
@@ -391,9 +410,62 @@ fn referenceable_functions(p: &Parsed<'_>, bodies: &[Body<'_>]) -> Result<Vec<u3
     Ok(set.into_iter().collect())
 }
 
+/// Maps the global, memory and table indices of the input to the output,
+/// where imports of the shared control state come right after the input's
+/// own imports.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Remap {
+    imported_globals: u32,
+    added_global_imports: u32,
+    imported_memories: u32,
+    added_memory_imports: u32,
+    imported_tables: u32,
+    added_table_imports: u32,
+}
+
+impl Reencode for Remap {
+    type Error = std::convert::Infallible;
+
+    fn global_index(&mut self, g: u32) -> Result<u32, wasm_encoder::reencode::Error<Self::Error>> {
+        Ok(if g < self.imported_globals { g } else { g + self.added_global_imports })
+    }
+
+    fn memory_index(&mut self, m: u32) -> Result<u32, wasm_encoder::reencode::Error<Self::Error>> {
+        Ok(if m < self.imported_memories { m } else { m + self.added_memory_imports })
+    }
+
+    fn table_index(&mut self, t: u32) -> Result<u32, wasm_encoder::reencode::Error<Self::Error>> {
+        Ok(if t < self.imported_tables { t } else { t + self.added_table_imports })
+    }
+}
+
+impl Remap {
+    fn global(&self, g: u32) -> u32 {
+        if g < self.imported_globals { g } else { g + self.added_global_imports }
+    }
+    fn memory(&self, m: u32) -> u32 {
+        if m < self.imported_memories { m } else { m + self.added_memory_imports }
+    }
+    fn table(&self, t: u32) -> u32 {
+        if t < self.imported_tables { t } else { t + self.added_table_imports }
+    }
+}
+
+/// One piece of control state the pass adds: where it lives and what it is.
+#[derive(Clone, Copy)]
+enum Control {
+    Global { name: &'static str, ty: ValType, init: i64 },
+    Memory,
+    Table { name: &'static str, elem: RefType },
+}
+
 pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
     let mut p = parse(wasm)?;
-    let mut rt = RoundtripReencoder;
+    for imp in &p.imports {
+        if imp.name.starts_with(abi::RESERVED_PREFIX) || imp.module == abi::SHARED_STATE_MODULE {
+            return Err(Error::ReservedName(format!("{}::{}", imp.module, imp.name)));
+        }
+    }
 
     let mut bodies = Vec::with_capacity(p.bodies.len());
     for (i, (body, _)) in p.bodies.iter().enumerate() {
@@ -416,38 +488,69 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
     let externref_stack_needed = uses_ref(&p, &bodies, wasmparser::RefType::EXTERNREF);
     let referenceable = referenceable_functions(&p, &bodies)?;
 
-    // Indices of everything the pass adds.
-    let n_globals = p.global_types.len() as u32;
-    let mut next_global = n_globals;
-    let mut take = |cond: bool| {
-        cond.then(|| {
-            next_global += 1;
-            next_global - 1
-        })
+    // The control state, in the order its globals and tables are numbered.
+    let mut controls: Vec<Control> = vec![Control::Global {
+        name: abi::STATE_GLOBAL,
+        ty: ValType::I32,
+        init: i64::from(abi::STATE_NORMAL),
+    }];
+    if config.counts_fuel() {
+        controls.push(Control::Global { name: abi::FUEL_GLOBAL, ty: ValType::I64, init: i64::MAX });
+    }
+    controls.push(Control::Global { name: abi::SP_GLOBAL, ty: ValType::I32, init: i64::from(abi::STACK_BASE) });
+    if funcref_stack_needed {
+        controls.push(Control::Global { name: abi::FUNCREF_SP_GLOBAL, ty: ValType::I32, init: 0 });
+    }
+    if externref_stack_needed {
+        controls.push(Control::Global { name: abi::EXTERNREF_SP_GLOBAL, ty: ValType::I32, init: 0 });
+    }
+    controls.push(Control::Memory);
+    if funcref_stack_needed {
+        controls.push(Control::Table { name: abi::FUNCREF_STACK_TABLE, elem: RefType::FUNCREF });
+    }
+    if externref_stack_needed {
+        controls.push(Control::Table { name: abi::EXTERNREF_STACK_TABLE, elem: RefType::EXTERNREF });
+    }
+    let control_globals = controls.iter().filter(|c| matches!(c, Control::Global { .. })).count() as u32;
+    let control_tables = controls.iter().filter(|c| matches!(c, Control::Table { .. })).count() as u32;
+
+    let shared = config.shared_state;
+    let remap = Remap {
+        imported_globals: p.imported_globals,
+        added_global_imports: if shared { control_globals } else { 0 },
+        imported_memories: p.imported_memories,
+        added_memory_imports: u32::from(shared),
+        imported_tables: p.imported_tables,
+        added_table_imports: if shared { control_tables } else { 0 },
     };
-    let state_global = take(true).expect("always");
-    let fuel_global = take(config.counts_fuel());
-    let sp_global = take(true).expect("always");
-    let stack_base_global = take(true).expect("always");
-    let funcref_sp = take(funcref_stack_needed);
-    let externref_sp = take(externref_stack_needed);
-    let state_memory = p.memories.len() as u32;
-    let mut next_table = p.table_types.len() as u32;
-    let mut take_table = |cond: bool| {
-        cond.then(|| {
-            next_table += 1;
-            next_table - 1
-        })
-    };
-    let funcref_stack = take_table(funcref_stack_needed);
-    let externref_stack = take_table(externref_stack_needed);
-    let functions_table = take_table(!referenceable.is_empty());
+    // Control state goes right after the input's imports (shared) or after
+    // all its definitions (own).
+    let first_control_global = if shared { p.imported_globals } else { p.global_types.len() as u32 };
+    let state_memory = if shared { p.imported_memories } else { p.memories.len() as u32 };
+    let first_control_table = if shared { p.imported_tables } else { p.table_types.len() as u32 };
+    let mut control_index: HashMap<&'static str, u32> = HashMap::new();
+    let (mut g, mut t) = (first_control_global, first_control_table);
+    for c in &controls {
+        match c {
+            Control::Global { name, .. } => {
+                control_index.insert(name, g);
+                g += 1;
+            }
+            Control::Table { name, .. } => {
+                control_index.insert(name, t);
+                t += 1;
+            }
+            Control::Memory => {}
+        }
+    }
+    let total_globals = p.global_types.len() as u32 + control_globals;
+    let total_tables = p.table_types.len() as u32 + control_tables;
+    let functions_table = (!referenceable.is_empty()).then_some(total_tables);
 
     let n_data = p.data.len() as u32;
     let n_elem = p.elements.len() as u32;
-    let dropped_data_offset = abi::DROPPED_SEGMENTS_OFFSET;
-    let dropped_elem_offset = dropped_data_offset + n_data;
-    let stack_base = (dropped_elem_offset + n_elem + 15) / 16 * 16;
+    let dropped_globals = if has_drops { (n_data + n_elem).div_ceil(64) } else { 0 };
+    let first_dropped_global = total_globals;
 
     let n_types: u32 = p.types.iter().map(|g| g.types().len() as u32).sum();
     let mut types = TypeInterner::new(n_types);
@@ -461,17 +564,17 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
         .collect();
     let env = Env {
         config: *config,
-        state_global,
-        fuel_global: fuel_global.unwrap_or(u32::MAX),
-        sp_global,
-        funcref_sp,
-        externref_sp,
+        remap,
+        state_global: control_index[abi::STATE_GLOBAL],
+        fuel_global: control_index.get(abi::FUEL_GLOBAL).copied().unwrap_or(u32::MAX),
+        sp_global: control_index[abi::SP_GLOBAL],
+        funcref_sp: control_index.get(abi::FUNCREF_SP_GLOBAL).copied(),
+        externref_sp: control_index.get(abi::EXTERNREF_SP_GLOBAL).copied(),
         state_memory,
-        funcref_stack,
-        externref_stack,
-        stack_base,
-        dropped_data_offset,
-        dropped_elem_offset,
+        funcref_stack: control_index.get(abi::FUNCREF_STACK_TABLE).copied(),
+        externref_stack: control_index.get(abi::EXTERNREF_STACK_TABLE).copied(),
+        first_dropped_global,
+        data_segments: n_data,
         save_block_type,
         func_params: &func_params,
     };
@@ -479,20 +582,15 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
     // Functions.
     let mut code = CodeSection::new();
     let mut functions = Vec::with_capacity(total_funcs);
+    let name_of = |f: u32| p.names.as_ref().and_then(|n| n.get(&f).cloned());
     for f in 0..p.imported_funcs {
-        functions.push(FunctionInfo {
-            name: p.names.as_ref().and_then(|n| n.get(&f).cloned()),
-            imported: true,
-            instrumented: false,
-            resume_points: 0,
-            frame_size: 0,
-        });
+        functions.push(FunctionInfo { name: name_of(f), imported: true, instrumented: false, resume_points: 0, frame_size: 0 });
     }
-    for (i, ((_, to_validate), body)) in std::mem::take(&mut p.bodies).into_iter().zip(&bodies).enumerate() {
+    let to_validate: Vec<_> = std::mem::take(&mut p.bodies).into_iter().map(|(_, v)| v).collect();
+    for (i, (to_validate, body)) in to_validate.into_iter().zip(&bodies).enumerate() {
         let func_index = p.imported_funcs + i as u32;
         let ty = p.func_types[p.func_type_of[func_index as usize] as usize].clone().expect("validated function type");
         let mut validator = to_validate.into_validator(Default::default());
-        let name = p.names.as_ref().and_then(|n| n.get(&func_index).cloned());
         if can_unwind[func_index as usize] {
             let a = analysis::analyze(&body.ops, &callees, body.has_call);
             let (f, frame_size) = FunctionEmitter::emit(
@@ -508,7 +606,7 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
             )?;
             code.function(&f);
             functions.push(FunctionInfo {
-                name,
+                name: name_of(func_index),
                 imported: false,
                 instrumented: true,
                 resume_points: a.resume_points,
@@ -516,14 +614,21 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
             });
         } else {
             code.function(&copy_leaf(&env, body, &mut validator)?);
-            functions.push(FunctionInfo { name, imported: false, instrumented: false, resume_points: 0, frame_size: 0 });
+            functions.push(FunctionInfo {
+                name: name_of(func_index),
+                imported: false,
+                instrumented: false,
+                resume_points: 0,
+                frame_size: 0,
+            });
         }
     }
-    if let Some((_, _)) = restore_segments {
+    if restore_segments.is_some() {
         code.function(&restore_segments_function(&env, &p));
     }
 
     // Assemble.
+    let mut rt = remap;
     let mut module = Module::new();
     let mut type_section = TypeSection::new();
     for group in &p.types {
@@ -534,12 +639,31 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
     }
     module.section(&type_section);
 
-    if !p.imports.is_empty() {
-        let mut imports = wasm_encoder::ImportSection::new();
-        for imp in &p.imports {
-            let ty: EntityType = rt.entity_type(imp.ty).map_err(reencode)?;
-            imports.import(imp.module, imp.name, ty);
+    let control_global_type = |ty: ValType| GlobalType { val_type: ty, mutable: true, shared: false };
+    let state_memory_type =
+        MemoryType { minimum: 1, maximum: Some(65536), memory64: false, shared: false, page_size_log2: None };
+    let stack_table_type =
+        |elem: RefType| TableType { element_type: elem, minimum: 0, maximum: None, table64: false, shared: false };
+    let mut imports = wasm_encoder::ImportSection::new();
+    for imp in &p.imports {
+        let ty: EntityType = rt.entity_type(imp.ty).map_err(reencode)?;
+        imports.import(imp.module, imp.name, ty);
+    }
+    if shared {
+        // Globals, then the memory, then tables: each index space in order.
+        for c in &controls {
+            if let Control::Global { name, ty, .. } = c {
+                imports.import(abi::SHARED_STATE_MODULE, name, control_global_type(*ty));
+            }
         }
+        imports.import(abi::SHARED_STATE_MODULE, abi::STATE_MEMORY, state_memory_type);
+        for c in &controls {
+            if let Control::Table { name, elem } = c {
+                imports.import(abi::SHARED_STATE_MODULE, name, stack_table_type(*elem));
+            }
+        }
+    }
+    if !imports.is_empty() {
         module.section(&imports);
     }
 
@@ -556,9 +680,11 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
     for t in &p.tables {
         rt.parse_table(&mut tables, t.clone()).map_err(reencode)?;
     }
-    for (table, elem) in [(funcref_stack, RefType::FUNCREF), (externref_stack, RefType::EXTERNREF)] {
-        if table.is_some() {
-            tables.table(TableType { element_type: elem, minimum: 0, maximum: None, table64: false, shared: false });
+    if !shared {
+        for c in &controls {
+            if let Control::Table { elem, .. } = c {
+                tables.table(stack_table_type(*elem));
+            }
         }
     }
     if functions_table.is_some() {
@@ -579,71 +705,60 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
     for m in &p.memories[p.imported_memories as usize..] {
         memories.memory(rt.memory_type(*m).map_err(reencode)?);
     }
-    memories.memory(MemoryType {
-        minimum: u64::from(stack_base >> 16) + 1,
-        maximum: Some(65536),
-        memory64: false,
-        shared: false,
-        page_size_log2: None,
-    });
-    module.section(&memories);
+    if !shared {
+        memories.memory(state_memory_type);
+    }
+    if !memories.is_empty() {
+        module.section(&memories);
+    }
 
     let mut globals = GlobalSection::new();
     for g in &p.globals {
         rt.parse_global(&mut globals, g.clone()).map_err(reencode)?;
     }
-    let mutable_i32 = GlobalType { val_type: ValType::I32, mutable: true, shared: false };
-    globals.global(mutable_i32, &ConstExpr::i32_const(abi::STATE_NORMAL));
-    if fuel_global.is_some() {
-        globals.global(
-            GlobalType { val_type: ValType::I64, mutable: true, shared: false },
-            &ConstExpr::i64_const(i64::MAX),
-        );
-    }
-    globals.global(mutable_i32, &ConstExpr::i32_const(stack_base as i32));
-    globals.global(GlobalType { val_type: ValType::I32, mutable: false, shared: false }, &ConstExpr::i32_const(stack_base as i32));
-    for g in [funcref_sp, externref_sp] {
-        if g.is_some() {
-            globals.global(mutable_i32, &ConstExpr::i32_const(0));
+    if !shared {
+        for c in &controls {
+            if let Control::Global { ty, init, .. } = c {
+                let init = if *ty == ValType::I64 { ConstExpr::i64_const(*init) } else { ConstExpr::i32_const(*init as i32) };
+                globals.global(control_global_type(*ty), &init);
+            }
         }
     }
-    module.section(&globals);
+    for _ in 0..dropped_globals {
+        globals.global(control_global_type(ValType::I64), &ConstExpr::i64_const(0));
+    }
+    if !globals.is_empty() {
+        module.section(&globals);
+    }
 
     let mut exports = ExportSection::new();
     for e in &p.exports {
-        exports.export(e.name, rt.export_kind(e.kind).map_err(reencode)?, e.index);
+        exports.export(e.name, rt.export_kind(e.kind).map_err(reencode)?, rt.external_index(e.kind, e.index).map_err(reencode)?);
     }
     for m in 0..p.memories.len() as u32 {
-        exports.export(&abi::memory_export(m), ExportKind::Memory, m);
+        exports.export(&abi::memory_export(m), ExportKind::Memory, remap.memory(m));
     }
     for (g, ty) in p.global_types.iter().enumerate() {
         if ty.mutable {
-            exports.export(&abi::global_export(g as u32), ExportKind::Global, g as u32);
+            exports.export(&abi::global_export(g as u32), ExportKind::Global, remap.global(g as u32));
         }
     }
     for t in 0..p.table_types.len() as u32 {
-        exports.export(&abi::table_export(t), ExportKind::Table, t);
+        exports.export(&abi::table_export(t), ExportKind::Table, remap.table(t));
+    }
+    for k in 0..dropped_globals {
+        exports.export(&abi::dropped_export(k), ExportKind::Global, first_dropped_global + k);
     }
     exports.export(abi::STATE_MEMORY, ExportKind::Memory, state_memory);
-    exports.export(abi::STATE_GLOBAL, ExportKind::Global, state_global);
-    if let Some(g) = fuel_global {
-        exports.export(abi::FUEL_GLOBAL, ExportKind::Global, g);
+    for c in &controls {
+        match c {
+            Control::Global { name, .. } => exports.export(name, ExportKind::Global, control_index[name]),
+            Control::Table { name, .. } => exports.export(name, ExportKind::Table, control_index[name]),
+            Control::Memory => continue,
+        };
     }
-    exports.export(abi::SP_GLOBAL, ExportKind::Global, sp_global);
-    exports.export(abi::STACK_BASE_GLOBAL, ExportKind::Global, stack_base_global);
-    for (name, g) in [(abi::FUNCREF_SP_GLOBAL, funcref_sp), (abi::EXTERNREF_SP_GLOBAL, externref_sp)] {
-        if let Some(g) = g {
-            exports.export(name, ExportKind::Global, g);
-        }
-    }
-    for (name, t) in [
-        (abi::FUNCREF_STACK_TABLE, funcref_stack),
-        (abi::EXTERNREF_STACK_TABLE, externref_stack),
-        (abi::FUNCTIONS_TABLE, functions_table),
-    ] {
-        if let Some(t) = t {
-            exports.export(name, ExportKind::Table, t);
-        }
+    if let Some(t) = functions_table {
+        exports.export(abi::FUNCTIONS_TABLE, ExportKind::Table, t);
     }
     if let Some(start) = p.start {
         exports.export(abi::START_EXPORT, ExportKind::Func, start);
@@ -675,7 +790,11 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
         module.section(&data);
     }
     for c in &p.customs {
-        module.section(&wasm_encoder::CustomSection { name: c.name().into(), data: c.data().into() });
+        if c.name() == "name" {
+            module.section(&name_section(&mut rt, c)?);
+        } else {
+            module.section(&wasm_encoder::CustomSection { name: c.name().into(), data: c.data().into() });
+        }
     }
 
     let wasm = module.finish();
@@ -686,12 +805,26 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
         memories: p.memories.len() as u32,
         mutable_globals: p.global_types.iter().enumerate().filter(|(_, g)| g.mutable).map(|(i, _)| i as u32).collect(),
         tables: p.table_types.len() as u32,
-        stack_base,
+        dropped_globals,
         data_segments: n_data,
         element_segments: n_elem,
         has_start: p.start.is_some(),
     };
     Ok(Instrumented { wasm, info })
+}
+
+/// The name section without label names, which no longer match the
+/// instrumented code's blocks.
+fn name_section(rt: &mut Remap, c: &wasmparser::CustomSectionReader<'_>) -> Result<wasm_encoder::NameSection> {
+    let mut names = wasm_encoder::NameSection::new();
+    let reader = wasmparser::NameSectionReader::new(wasmparser::BinaryReader::new(c.data(), c.data_offset()));
+    for sub in reader {
+        let sub = sub?;
+        if !matches!(sub, wasmparser::Name::Label(_)) {
+            rt.parse_custom_name_subsection(&mut names, sub).map_err(reencode)?;
+        }
+    }
+    Ok(names)
 }
 
 fn reencode(e: wasm_encoder::reencode::Error) -> Error {
@@ -701,7 +834,7 @@ fn reencode(e: wasm_encoder::reencode::Error) -> Error {
 /// A function that cannot unwind is copied as it is, except that dropping a
 /// segment is recorded in the state memory.
 fn copy_leaf(env: &Env<'_>, body: &Body<'_>, validator: &mut wasmparser::FuncValidator<ValidatorResources>) -> Result<wasm_encoder::Function> {
-    let mut rt = RoundtripReencoder;
+    let mut rt = env.remap;
     for (n, ty) in &body.locals {
         validator.define_locals(0, *n, *ty)?;
     }
@@ -709,16 +842,8 @@ fn copy_leaf(env: &Env<'_>, body: &Body<'_>, validator: &mut wasmparser::FuncVal
     for (op, offset) in &body.ops {
         validator.op(*offset, op)?;
         f.instruction(&rt.instruction(op.clone()).map_err(reencode)?);
-        let dropped = match op {
-            Operator::DataDrop { data_index } => Some(env.dropped_data_offset + data_index),
-            Operator::ElemDrop { elem_index } => Some(env.dropped_elem_offset + elem_index),
-            _ => None,
-        };
-        if let Some(offset) = dropped {
-            f.instructions()
-                .i32_const(0)
-                .i32_const(1)
-                .i32_store8(MemArg { offset: u64::from(offset), align: 0, memory_index: env.state_memory });
+        for i in env.mark_dropped(op).iter().flatten() {
+            f.instruction(i);
         }
     }
     if let Some((_, offset)) = body.ops.last() {
@@ -731,26 +856,21 @@ fn copy_leaf(env: &Env<'_>, body: &Body<'_>, validator: &mut wasmparser::FuncVal
 /// as dropped.
 fn restore_segments_function(env: &Env<'_>, p: &Parsed<'_>) -> wasm_encoder::Function {
     let mut f = wasm_encoder::Function::new([]);
-    let byte = |offset: u32| MemArg { offset: u64::from(offset), align: 0, memory_index: env.state_memory };
-    for (i, d) in p.data.iter().enumerate() {
-        if matches!(d.kind, wasmparser::DataKind::Passive) {
-            f.instructions()
-                .i32_const(0)
-                .i32_load8_u(byte(env.dropped_data_offset + i as u32))
-                .if_(BlockType::Empty)
-                .data_drop(i as u32)
-                .end();
+    let data = p.data.iter().map(|d| matches!(d.kind, wasmparser::DataKind::Passive));
+    let elems = p.elements.iter().map(|e| matches!(e.kind, wasmparser::ElementKind::Passive));
+    for (segment, passive) in data.chain(elems).enumerate() {
+        if !passive {
+            continue;
         }
-    }
-    for (i, e) in p.elements.iter().enumerate() {
-        if matches!(e.kind, wasmparser::ElementKind::Passive) {
-            f.instructions()
-                .i32_const(0)
-                .i32_load8_u(byte(env.dropped_elem_offset + i as u32))
-                .if_(BlockType::Empty)
-                .elem_drop(i as u32)
-                .end();
+        let segment = segment as u32;
+        let (global, bit) = env.dropped_bit(segment);
+        f.instructions().global_get(global).i64_const(bit).i64_and().i64_const(0).i64_ne().if_(BlockType::Empty);
+        if segment < env.data_segments {
+            f.instructions().data_drop(segment);
+        } else {
+            f.instructions().elem_drop(segment - env.data_segments);
         }
+        f.instructions().end();
     }
     f.instructions().end();
     f

@@ -30,6 +30,7 @@ pub struct Controls {
     pub(crate) memories: Vec<Memory>,
     pub(crate) globals: Vec<(u32, Global)>,
     pub(crate) tables: Vec<Table>,
+    pub(crate) dropped: Vec<Global>,
 }
 
 fn global(store: &mut impl AsContextMut, instance: &Instance, name: &str) -> Result<Global> {
@@ -51,7 +52,7 @@ impl Controls {
         let state = global(store, instance, abi::STATE_GLOBAL)?;
         let fuel = if info.config.counts_fuel() { Some(global(store, instance, abi::FUEL_GLOBAL)?) } else { None };
         let sp = global(store, instance, abi::SP_GLOBAL)?;
-        let stack_base = global(store, instance, abi::STACK_BASE_GLOBAL)?.get(&mut *store).unwrap_i32();
+        let stack_base = abi::STACK_BASE as i32;
         let state_memory = memory(store, instance, abi::STATE_MEMORY)?;
         let stack = |store: &mut _, t: &str, g: &str| -> Result<Option<(Table, Global)>> {
             match instance.get_table(&mut *store, t) {
@@ -71,6 +72,9 @@ impl Controls {
             .map(|g| Ok((*g, global(store, instance, &abi::global_export(*g))?)))
             .collect::<Result<_>>()?;
         let tables = (0..info.tables).map(|t| table(store, instance, &abi::table_export(t))).collect::<Result<_>>()?;
+        let dropped = (0..info.dropped_globals)
+            .map(|k| global(store, instance, &abi::dropped_export(k)))
+            .collect::<Result<_>>()?;
         Ok(Controls {
             info: info.clone(),
             state,
@@ -85,6 +89,7 @@ impl Controls {
             memories,
             globals,
             tables,
+            dropped,
         })
     }
 

@@ -55,6 +55,8 @@ pub struct InstanceState {
     pub globals: Vec<(u32, StateValue)>,
     /// Every table, by table index.
     pub tables: Vec<Vec<RefValue>>,
+    /// The dropped-segment bits.
+    pub dropped: Vec<i64>,
     /// The state memory from offset 0 up to the top of the frame stack.
     pub state_memory: Vec<u8>,
     /// The control state.
@@ -158,6 +160,9 @@ impl Controls {
             let len = t.size(&*store);
             state.tables.push(capture_table(store, t, len, refs)?);
         }
+        for g in &self.dropped {
+            state.dropped.push(g.get(&mut *store).unwrap_i64());
+        }
         let sp = usize::try_from(self.sp(&mut *store)).map_err(|_| format_err!("negative frame stack pointer"))?;
         let data = self.state_memory.data(&*store);
         state.state_memory = data.get(..sp).ok_or_else(|| format_err!("frame stack pointer beyond the state memory"))?.to_vec();
@@ -199,7 +204,13 @@ impl Controls {
         for (t, values) in self.tables.iter().zip(&state.tables) {
             restore_table(store, t, values, refs)?;
         }
-        if (state.state_memory.len() as u64) < u64::from(self.info.stack_base) {
+        if state.dropped.len() != self.dropped.len() {
+            bail!("the state does not match the module: wrong number of dropped-segment records");
+        }
+        for (g, bits) in self.dropped.iter().zip(&state.dropped) {
+            g.set(&mut *store, Val::I64(*bits))?;
+        }
+        if (state.state_memory.len() as u64) < u64::from(weft_instrument::abi::STACK_BASE) {
             bail!("the state memory is shorter than its header");
         }
         copy_memory(store, &self.state_memory, &state.state_memory)?;

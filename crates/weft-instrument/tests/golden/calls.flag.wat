@@ -7,13 +7,11 @@
   (memory (;0;) 1 65536)
   (global (;0;) (mut i32) i32.const 0)
   (global (;1;) (mut i32) i32.const 16)
-  (global (;2;) i32 i32.const 16)
   (export "fib" (func $fib))
   (export "sum" (func 2))
   (export "__weft_state_memory" (memory 0))
   (export "__weft_state" (global 0))
   (export "__weft_sp" (global 1))
-  (export "__weft_stack_base" (global 2))
   (export "__weft_functions" (table 0))
   (elem (;0;) (table 0) (i32.const 0) func $fib 2)
   (func $fib (;1;) (type 1) (param $n i32) (result i32)
@@ -212,7 +210,7 @@
   (func (;2;) (type 1) (param $n i32) (result i32)
     (local $acc i32) (local i64 i32 i32 i32 i64 i32)
     global.get 0
-    if $l
+    if ;; label = @1
       global.get 1
       i32.const 48
       i32.lt_u

@@ -8,14 +8,12 @@
   (global (;0;) (mut i32) i32.const 0)
   (global (;1;) (mut i64) i64.const 9223372036854775807)
   (global (;2;) (mut i32) i32.const 16)
-  (global (;3;) i32 i32.const 16)
   (export "fib" (func $fib))
   (export "sum" (func 2))
   (export "__weft_state_memory" (memory 0))
   (export "__weft_state" (global 0))
   (export "__weft_fuel" (global 1))
   (export "__weft_sp" (global 2))
-  (export "__weft_stack_base" (global 3))
   (export "__weft_functions" (table 0))
   (elem (;0;) (table 0) (i32.const 0) func $fib 2)
   (func $fib (;1;) (type 1) (param $n i32) (result i32)
@@ -240,7 +238,7 @@
     global.get 1
     local.set 2
     global.get 0
-    if $l
+    if ;; label = @1
       global.get 2
       i32.const 48
       i32.lt_u

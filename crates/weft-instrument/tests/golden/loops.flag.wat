@@ -5,13 +5,11 @@
   (memory (;0;) 1 65536)
   (global (;0;) (mut i32) i32.const 0)
   (global (;1;) (mut i32) i32.const 16)
-  (global (;2;) i32 i32.const 16)
   (export "nested" (func 2))
   (export "leaf" (func 3))
   (export "__weft_state_memory" (memory 0))
   (export "__weft_state" (global 0))
   (export "__weft_sp" (global 1))
-  (export "__weft_stack_base" (global 2))
   (export "__weft_functions" (table 0))
   (elem (;0;) (table 0) (i32.const 0) func 2 3)
   (func $g (;0;) (type 0) (param i32) (result i32)
@@ -135,11 +133,11 @@
   (func (;2;) (type 0) (param $n i32) (result i32)
     (local $i i32) (local $acc i32) (local i64 i32 i32 i32 i64 i32 i32)
     global.get 0
-    if $done
+    if ;; label = @1
       global.get 1
       i32.const 64
       i32.lt_u
-      if $outer
+      if ;; label = @2
         unreachable
       end
       global.get 1
@@ -150,7 +148,7 @@
       i32.load offset=32
       i32.const 2
       i32.ne
-      if $inner
+      if ;; label = @2
         unreachable
       end
       local.get 5
