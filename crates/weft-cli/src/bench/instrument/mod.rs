@@ -1,0 +1,375 @@
+//! `weft bench instrument`: what instrumentation costs a program that is
+//! never preempted.
+//!
+//! Every C program of a directory is compiled to a WASI command module and
+//! run, in one process and interleaved, in six configurations:
+//!
+//! | configuration | module | engine |
+//! |---|---|---|
+//! | original | as compiled | plain |
+//! | weft fuel | instrumented with [`weft_instrument::Config::fuel`] (fuel stays at its initial maximum) | plain |
+//! | weft flag | instrumented with [`weft_instrument::Config::flag`] (the flag is never set) | plain |
+//! | wasmtime fuel | as compiled | `consume_fuel`, store fuel `u64::MAX` |
+//! | wasmtime epoch | as compiled | `epoch_interruption`, deadline never reached |
+//! | asyncify | `wasm-opt --asyncify -O2`, never unwound | plain |
+//!
+//! Each configuration's output is checked against the original's on every
+//! run, so a figure never comes from code that computes something else.
+
+use crate::bench::programs::{self, Cache, Clang, Program, WasmOpt};
+use crate::bench::runner::{Host, Mechanism, Outcome, Runnable, check_same_behaviour};
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+mod report;
+
+/// Where the C programs of the benchmark live, in the repository.
+const DEFAULT_PROGRAMS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../weft-conformance/programs");
+/// Where compiled programs are cached, in the repository's target directory.
+const DEFAULT_CACHE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/weft-bench");
+
+/// Run times the automatic scale aims for, for the original module.
+const TARGET_SECONDS: std::ops::Range<f64> = 0.3..1.0;
+/// The run time the automatic scale extrapolates to.
+const AIM_SECONDS: f64 = 0.5;
+/// How many times the automatic scale may be adjusted.
+const CALIBRATION_ROUNDS: usize = 12;
+/// The largest scale a program is run with (it is parsed as a C `int`).
+const MAX_SCALE: u32 = i32::MAX as u32;
+
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// The directory of C programs: every `*.c` file is one benchmark, taking
+    /// an optional integer SCALE argument that multiplies its work.
+    #[arg(long, default_value = DEFAULT_PROGRAMS)]
+    programs: PathBuf,
+    /// The SCALE argument of every program. By default it is chosen per
+    /// program so that the original module runs for 0.3 to 1 s.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_SCALE)))]
+    scale: Option<u32>,
+    /// Timed runs of every configuration (after one untimed warm-up run).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    runs: u32,
+    /// Print one JSON object with per-program and geomean figures instead of
+    /// tables.
+    #[arg(long)]
+    json: bool,
+    /// Where compiled and asyncified modules are cached.
+    #[arg(long, default_value = DEFAULT_CACHE)]
+    cache_dir: PathBuf,
+}
+
+/// One configuration under comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Variant {
+    Original,
+    WeftFuel,
+    WeftFlag,
+    WasmtimeFuel,
+    WasmtimeEpoch,
+    Asyncify,
+}
+
+/// The number of [`Variant`]s.
+pub(crate) const VARIANTS: usize = 6;
+
+impl Variant {
+    pub(crate) const ALL: [Variant; VARIANTS] = [
+        Variant::Original,
+        Variant::WeftFuel,
+        Variant::WeftFlag,
+        Variant::WasmtimeFuel,
+        Variant::WasmtimeEpoch,
+        Variant::Asyncify,
+    ];
+
+    /// The position of the variant in [`Variant::ALL`].
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The name shown in tables.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Variant::Original => "original",
+            Variant::WeftFuel => "weft fuel",
+            Variant::WeftFlag => "weft flag",
+            Variant::WasmtimeFuel => "wasmtime fuel",
+            Variant::WasmtimeEpoch => "wasmtime epoch",
+            Variant::Asyncify => "asyncify",
+        }
+    }
+
+    /// The key used in JSON output.
+    pub(crate) fn key(self) -> &'static str {
+        match self {
+            Variant::Original => "original",
+            Variant::WeftFuel => "weft_fuel",
+            Variant::WeftFlag => "weft_flag",
+            Variant::WasmtimeFuel => "wasmtime_fuel",
+            Variant::WasmtimeEpoch => "wasmtime_epoch",
+            Variant::Asyncify => "asyncify",
+        }
+    }
+
+    /// Whether the variant runs a transformed module (whose wasm code size
+    /// therefore differs from the original's).
+    pub(crate) fn transforms_module(self) -> bool {
+        matches!(self, Variant::WeftFuel | Variant::WeftFlag | Variant::Asyncify)
+    }
+
+    fn mechanism(self) -> Mechanism {
+        match self {
+            Variant::WasmtimeFuel => Mechanism::ConsumeFuel,
+            Variant::WasmtimeEpoch => Mechanism::EpochInterruption,
+            _ => Mechanism::None,
+        }
+    }
+}
+
+/// The size of one configuration's module.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Size {
+    /// The whole wasm module.
+    pub module_bytes: usize,
+    /// The wasm code section (function bodies).
+    pub code_bytes: usize,
+    /// The machine code Wasmtime compiled.
+    pub machine_code_bytes: usize,
+}
+
+/// Everything measured for one program.
+#[derive(Debug, Clone)]
+pub(crate) struct Measurement {
+    pub name: String,
+    pub scale: u32,
+    pub stdout_bytes: usize,
+    /// By [`Variant::index`].
+    pub sizes: [Size; VARIANTS],
+    /// The timed runs, by [`Variant::index`].
+    pub samples: [Vec<Duration>; VARIANTS],
+}
+
+/// The context of a whole benchmark run, for the report.
+pub(crate) struct Setup {
+    pub programs_dir: PathBuf,
+    pub runs: u32,
+    pub fixed_scale: Option<u32>,
+    pub clang: String,
+    pub wasm_opt: String,
+}
+
+pub(crate) fn run(args: Args) -> Result<()> {
+    let programs_dir = normalize(&args.programs);
+    let programs = programs::discover(&programs_dir)?;
+    let harness = Harness {
+        clang: Clang::find()?,
+        wasm_opt: WasmOpt::find()?,
+        cache: Cache::new(normalize(&args.cache_dir))?,
+        hosts: Hosts::new()?,
+    };
+
+    let per_program = (u64::from(args.runs) + 1) * VARIANTS as u64;
+    let progress = ProgressBar::new(per_program * programs.len() as u64);
+    progress.set_style(
+        ProgressStyle::with_template("{prefix:>12.bold} [{bar:30}] {pos}/{len} runs, {elapsed} {wide_msg}")
+            .context("invalid progress bar template")?
+            .progress_chars("=> "),
+    );
+    progress.enable_steady_tick(Duration::from_millis(200));
+
+    let mut measurements = Vec::with_capacity(programs.len());
+    for program in &programs {
+        progress.set_prefix(program.name.clone());
+        let measured = harness
+            .measure(program, &args, &progress)
+            .with_context(|| format!("benchmark program {}", program.source.display()))?;
+        measurements.push(measured);
+    }
+    progress.finish_and_clear();
+
+    let setup = Setup {
+        programs_dir,
+        runs: args.runs,
+        fixed_scale: args.scale,
+        clang: harness.clang.version().to_owned(),
+        wasm_opt: harness.wasm_opt.version().to_owned(),
+    };
+    if args.json {
+        println!("{}", report::json(&setup, &measurements));
+    } else {
+        print!("{}", report::text(&setup, &measurements));
+    }
+    Ok(())
+}
+
+/// `path` made absolute and without `.` or `..` components where possible.
+fn normalize(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// One engine per mechanism, identical otherwise.
+struct Hosts {
+    plain: Host,
+    fuel: Host,
+    epoch: Host,
+}
+
+impl Hosts {
+    fn new() -> Result<Self> {
+        Ok(Hosts {
+            plain: Host::new(Mechanism::None)?,
+            fuel: Host::new(Mechanism::ConsumeFuel)?,
+            epoch: Host::new(Mechanism::EpochInterruption)?,
+        })
+    }
+
+    fn for_variant(&self, variant: Variant) -> &Host {
+        match variant.mechanism() {
+            Mechanism::None => &self.plain,
+            Mechanism::ConsumeFuel => &self.fuel,
+            Mechanism::EpochInterruption => &self.epoch,
+        }
+    }
+}
+
+/// The tools and engines every program is measured with.
+struct Harness {
+    clang: Clang,
+    wasm_opt: WasmOpt,
+    cache: Cache,
+    hosts: Hosts,
+}
+
+impl Harness {
+    /// The module each variant runs.
+    fn modules(&self, program: &Program) -> Result<[Vec<u8>; VARIANTS]> {
+        let original = self.clang.compile(&self.cache, program)?;
+        let instrument = |config: weft_instrument::Config, mode: &str| {
+            weft_instrument::instrument(&original, &config)
+                .map(|out| out.wasm)
+                .with_context(|| format!("cannot instrument the module in {mode} mode"))
+        };
+        let weft_fuel = instrument(weft_instrument::Config::fuel(), "fuel")?;
+        let weft_flag = instrument(weft_instrument::Config::flag(false), "flag")?;
+        let asyncify = self.wasm_opt.asyncify(&self.cache, &program.name, &original)?;
+        Ok(Variant::ALL.map(|variant| match variant {
+            Variant::Original | Variant::WasmtimeFuel | Variant::WasmtimeEpoch => original.clone(),
+            Variant::WeftFuel => weft_fuel.clone(),
+            Variant::WeftFlag => weft_flag.clone(),
+            Variant::Asyncify => asyncify.clone(),
+        }))
+    }
+
+    /// Compiles, checks and times every variant of `program`.
+    fn measure(&self, program: &Program, args: &Args, progress: &ProgressBar) -> Result<Measurement> {
+        progress.set_message("compiling");
+        let wasm = self.modules(program)?;
+        let mut runnables = Vec::with_capacity(VARIANTS);
+        let mut sizes = Vec::with_capacity(VARIANTS);
+        for variant in Variant::ALL {
+            let module = &wasm[variant.index()];
+            let runnable = self
+                .hosts
+                .for_variant(variant)
+                .load(module)
+                .with_context(|| format!("{}: cannot load the module", variant.label()))?;
+            sizes.push(Size {
+                module_bytes: module.len(),
+                code_bytes: code_section_bytes(module)
+                    .with_context(|| format!("{}: cannot parse the module", variant.label()))?,
+                machine_code_bytes: runnable.machine_code_bytes(),
+            });
+            runnables.push(runnable);
+        }
+        let original = &runnables[Variant::Original.index()];
+
+        let scale = match args.scale {
+            Some(scale) => scale,
+            None => {
+                progress.set_message("choosing the scale");
+                calibrate(program, original)?
+            }
+        };
+        let argv = command_line(program, scale);
+
+        progress.set_message(format!("scale {scale}: warm-up"));
+        let reference = run_original(original, &argv)?;
+        for variant in &Variant::ALL[1..] {
+            let outcome =
+                runnables[variant.index()].run(&argv).with_context(|| format!("{}: warm-up run", variant.label()))?;
+            check_same_behaviour(&reference, &outcome)
+                .with_context(|| format!("{} does not behave like the original", variant.label()))?;
+        }
+        progress.inc(VARIANTS as u64);
+
+        let mut samples: [Vec<Duration>; VARIANTS] = Default::default();
+        for round in 0..args.runs as usize {
+            progress.set_message(format!("scale {scale}: run {}/{}", round + 1, args.runs));
+            // Rotate the order so that no configuration always runs right
+            // after the same other one.
+            for k in 0..VARIANTS {
+                let variant = Variant::ALL[(k + round) % VARIANTS];
+                let outcome = runnables[variant.index()]
+                    .run(&argv)
+                    .with_context(|| format!("{}: run {}", variant.label(), round + 1))?;
+                check_same_behaviour(&reference, &outcome).with_context(|| {
+                    format!("{} does not behave like the original in run {}", variant.label(), round + 1)
+                })?;
+                samples[variant.index()].push(outcome.elapsed);
+                progress.inc(1);
+            }
+        }
+
+        let sizes: [Size; VARIANTS] = sizes.try_into().map_err(|_| anyhow::anyhow!("one size per variant"))?;
+        Ok(Measurement { name: program.name.clone(), scale, stdout_bytes: reference.stdout.len(), sizes, samples })
+    }
+}
+
+fn command_line(program: &Program, scale: u32) -> Vec<String> {
+    vec![format!("{}.wasm", program.name), scale.to_string()]
+}
+
+/// Runs the original module, which must exit successfully.
+fn run_original(original: &Runnable, argv: &[String]) -> Result<Outcome> {
+    let outcome = original.run(argv).context("the original module fails")?;
+    if outcome.exit_code != 0 {
+        bail!(
+            "the original module exits with code {}; stderr:\n{}",
+            outcome.exit_code,
+            String::from_utf8_lossy(&outcome.stderr).trim_end()
+        );
+    }
+    Ok(outcome)
+}
+
+/// The scale at which the original module runs for about [`AIM_SECONDS`],
+/// assuming the run time grows linearly with the scale.
+fn calibrate(program: &Program, original: &Runnable) -> Result<u32> {
+    let mut scale: u32 = 1;
+    for _ in 0..CALIBRATION_ROUNDS {
+        let outcome = run_original(original, &command_line(program, scale))
+            .with_context(|| format!("while choosing the scale, at scale {scale}"))?;
+        let seconds = outcome.elapsed.as_secs_f64();
+        if seconds >= TARGET_SECONDS.start || scale == MAX_SCALE {
+            break;
+        }
+        // Grow at least 2x so that fixed costs cannot stall the search, and
+        // at most 100x so that a run time dominated by them cannot overshoot.
+        let factor = (AIM_SECONDS / seconds.max(1e-9)).clamp(2.0, 100.0);
+        scale = (f64::from(scale) * factor).round().min(f64::from(MAX_SCALE)) as u32;
+    }
+    Ok(scale)
+}
+
+/// The size of the code section of `wasm`, 0 without one.
+fn code_section_bytes(wasm: &[u8]) -> Result<usize> {
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        if let wasmparser::Payload::CodeSectionStart { size, .. } = payload? {
+            return Ok(size as usize);
+        }
+    }
+    Ok(0)
+}
