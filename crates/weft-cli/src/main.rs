@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 
 mod bench;
+mod demo;
 
 #[derive(Parser)]
 #[command(name = "weft", version, about = "Preemptible, persistent, movable WebAssembly scripts")]
@@ -31,6 +32,15 @@ enum Command {
         /// Print a summary as JSON on stdout.
         #[arg(long)]
         json: bool,
+    },
+    /// Show scripts that never return sharing a thread, captured mid-loop and restored.
+    Demo {
+        /// How many scripts to run.
+        #[arg(long, default_value_t = 4)]
+        scripts: usize,
+        /// How long to run, in seconds.
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
     },
     /// Measure weft against baselines.
     Bench {
@@ -103,6 +113,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Demo { scripts, seconds } => demo::run(scripts, seconds),
         Command::Bench { which } => bench::run(which),
     }
 }
