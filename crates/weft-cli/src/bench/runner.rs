@@ -9,7 +9,7 @@
 
 use anyhow::{Context, Result, bail};
 use std::time::{Duration, Instant};
-use wasmtime::{Engine, InstancePre, Linker, Module, OptLevel, Store, Strategy};
+use wasmtime::{Engine, Instance, InstancePre, Linker, Module, OptLevel, Store, Strategy};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
@@ -17,6 +17,94 @@ use weft_instrument::abi;
 
 /// The most output a benchmark program may write to stdout or stderr.
 const OUTPUT_CAPACITY: usize = 64 << 20;
+
+/// How much stack WebAssembly may use: the programs recurse far deeper than
+/// Wasmtime's default of 512 KiB allows, and instrumented functions have
+/// larger frames than the originals.
+const WASM_STACK: usize = 64 << 20;
+
+/// The stack of the thread that runs WebAssembly: Wasmtime runs it on the
+/// calling thread's stack, which must hold [`WASM_STACK`] and the host's own
+/// frames.
+const THREAD_STACK: usize = WASM_STACK + (16 << 20);
+
+/// Runs `f` on a new thread whose stack can hold [`WASM_STACK`].
+pub(crate) fn on_large_stack<T: Send>(f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new()
+            .name("wasm".into())
+            .stack_size(THREAD_STACK)
+            .spawn_scoped(scope, f)
+            .context("cannot start a thread to run WebAssembly")?;
+        match thread.join() {
+            Ok(result) => result,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// What a timed run measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Clock {
+    /// CPU time (user and system) of the thread that runs WebAssembly; other
+    /// processes competing for the CPUs barely affect it.
+    Cpu,
+    /// Elapsed wall-clock time.
+    Wall,
+}
+
+impl Clock {
+    /// The name shown in reports.
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Clock::Cpu => "thread CPU time",
+            Clock::Wall => "wall-clock time",
+        }
+    }
+
+    /// Fails if this platform cannot read the clock.
+    pub(crate) fn check_supported(self) -> Result<()> {
+        if self == Clock::Cpu && thread_cpu_time().is_none() {
+            bail!("this platform cannot read a thread's CPU time; use `--clock wall`");
+        }
+        Ok(())
+    }
+
+    fn start(self) -> Stopwatch {
+        match (self, thread_cpu_time()) {
+            (Clock::Cpu, Some(cpu)) => Stopwatch::Cpu(cpu),
+            _ => Stopwatch::Wall(Instant::now()),
+        }
+    }
+}
+
+/// A running measurement of one [`Clock`].
+enum Stopwatch {
+    Cpu(Duration),
+    Wall(Instant),
+}
+
+impl Stopwatch {
+    fn elapsed(&self) -> Duration {
+        match self {
+            Stopwatch::Cpu(start) => thread_cpu_time().map_or(Duration::ZERO, |now| now.saturating_sub(*start)),
+            Stopwatch::Wall(start) => start.elapsed(),
+        }
+    }
+}
+
+/// The CPU time the calling thread has used.
+#[cfg(any(target_os = "linux", target_os = "macos", target_os = "freebsd"))]
+fn thread_cpu_time() -> Option<Duration> {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Some(Duration::new(u64::try_from(now.tv_sec).ok()?, u32::try_from(now.tv_nsec).ok()?))
+}
+
+/// The CPU time the calling thread has used.
+#[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "freebsd")))]
+fn thread_cpu_time() -> Option<Duration> {
+    None
+}
 
 /// The interruption mechanism a Wasmtime engine compiles into the code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,10 +127,15 @@ pub(crate) struct Host {
 impl Host {
     /// An engine that differs from every other host's only by `mechanism`:
     /// Cranelift, optimizing for speed, multi-memory enabled (the
-    /// instrumented modules add a state memory).
+    /// instrumented modules add a state memory), a [`WASM_STACK`] stack.
+    /// Modules must run inside [`on_large_stack`].
     pub(crate) fn new(mechanism: Mechanism) -> Result<Self> {
         let mut config = wasmtime::Config::new();
         config.strategy(Strategy::Cranelift).cranelift_opt_level(OptLevel::Speed).wasm_multi_memory(true);
+        // With asynchronous support compiled in (WASI needs it), Wasmtime
+        // requires the asynchronous stack to be at least as large as the
+        // WebAssembly stack, even though nothing runs asynchronously here.
+        config.max_wasm_stack(WASM_STACK).async_stack_size(THREAD_STACK);
         match mechanism {
             Mechanism::None => {}
             Mechanism::ConsumeFuel => {
@@ -82,7 +175,7 @@ pub(crate) struct Runnable {
 /// What one run of a program did.
 #[derive(Debug, Clone)]
 pub(crate) struct Outcome {
-    /// Instantiation and execution.
+    /// Instantiation and execution, on the [`Clock`] the run was timed with.
     pub elapsed: Duration,
     /// The exit code (0 when `_start` returned).
     pub exit_code: i32,
@@ -100,8 +193,8 @@ impl Runnable {
     }
 
     /// Instantiates the module in a fresh store and runs it with `args` as
-    /// its command line (`args[0]` is the program name).
-    pub(crate) fn run(&self, args: &[String]) -> Result<Outcome> {
+    /// its command line (`args[0]` is the program name), timing it on `clock`.
+    pub(crate) fn run(&self, args: &[String], clock: Clock) -> Result<Outcome> {
         let stdout = MemoryOutputPipe::new(OUTPUT_CAPACITY);
         let stderr = MemoryOutputPipe::new(OUTPUT_CAPACITY);
         let wasi = WasiCtxBuilder::new().args(args).stdout(stdout.clone()).stderr(stderr.clone()).build_p1();
@@ -114,11 +207,16 @@ impl Runnable {
             Mechanism::EpochInterruption => store.set_epoch_deadline(u64::MAX / 2),
         }
 
-        let started = Instant::now();
-        let ran = self.instantiate_and_run(&mut store);
-        let elapsed = started.elapsed();
+        let stopwatch = clock.start();
+        let ran = self.pre.instantiate(&mut store).map(|instance| {
+            let result = call_entry(&mut store, &instance);
+            (instance, result)
+        });
+        let elapsed = stopwatch.elapsed();
 
-        let exit_code = match ran {
+        let (instance, result) = ran.map_err(anyhow::Error::from).context("cannot instantiate the module")?;
+        self.check_mechanism(&mut store, &instance)?;
+        let exit_code = match result {
             Ok(()) => 0,
             Err(e) => match e.downcast_ref::<I32Exit>() {
                 Some(exit) => exit.0,
@@ -132,23 +230,41 @@ impl Runnable {
         Ok(Outcome { elapsed, exit_code, stdout: stdout.contents().to_vec(), stderr: stderr.contents().to_vec() })
     }
 
-    fn instantiate_and_run(&self, store: &mut Store<WasiP1Ctx>) -> wasmtime::Result<()> {
-        let instance = self.pre.instantiate(&mut *store)?;
-        if let Some(start) = instance.get_func(&mut *store, abi::START_EXPORT) {
-            start.typed::<(), ()>(&*store)?.call(&mut *store, ())?;
+    /// Fails unless the mechanism under test was active during the run and
+    /// left the instance as expected, so that a configuration never measures
+    /// code that does less than it claims.
+    fn check_mechanism(&self, store: &mut Store<WasiP1Ctx>, instance: &Instance) -> Result<()> {
+        if self.mechanism == Mechanism::ConsumeFuel {
+            let fuel = store.get_fuel().map_err(anyhow::Error::from)?;
+            if fuel == u64::MAX {
+                bail!("Wasmtime consumed no fuel");
+            }
         }
-        let entry = instance.get_typed_func::<(), ()>(&mut *store, "_start")?;
-        let result = entry.call(&mut *store, ());
         // An instrumented module that is never asked to yield must finish in
-        // the normal state; anything else is a bug of the pass.
+        // the normal state, and count fuel if it was instrumented to.
         if let Some(state) = instance.get_global(&mut *store, abi::STATE_GLOBAL) {
             let state = state.get(&mut *store).i32();
             if state != Some(abi::STATE_NORMAL) {
-                wasmtime::bail!("the instrumented module ended in state {state:?} without being asked to yield");
+                bail!("the instrumented module ended in state {state:?} without being asked to yield");
             }
         }
-        result
+        if let Some(fuel) = instance.get_global(&mut *store, abi::FUEL_GLOBAL) {
+            let fuel = fuel.get(&mut *store).i64();
+            if fuel.is_none_or(|fuel| fuel == i64::MAX) {
+                bail!("the instrumented module counted no fuel (fuel is {fuel:?})");
+            }
+        }
+        Ok(())
     }
+}
+
+/// Runs the deferred start function of an instrumented module, if any, and
+/// then the command's entry point.
+fn call_entry(store: &mut Store<WasiP1Ctx>, instance: &Instance) -> wasmtime::Result<()> {
+    if let Some(start) = instance.get_func(&mut *store, abi::START_EXPORT) {
+        start.typed::<(), ()>(&*store)?.call(&mut *store, ())?;
+    }
+    instance.get_typed_func::<(), ()>(&mut *store, "_start")?.call(&mut *store, ())
 }
 
 /// Fails unless `outcome` printed the same and exited the same as `reference`.
@@ -156,9 +272,14 @@ pub(crate) fn check_same_behaviour(reference: &Outcome, outcome: &Outcome) -> Re
     if reference.exit_code != outcome.exit_code {
         bail!("exit code {} instead of {}", outcome.exit_code, reference.exit_code);
     }
-    if reference.stdout != outcome.stdout {
-        let expected = String::from_utf8_lossy(&reference.stdout);
-        let actual = String::from_utf8_lossy(&outcome.stdout);
+    check_same_output("stdout", &reference.stdout, &outcome.stdout)?;
+    check_same_output("stderr", &reference.stderr, &outcome.stderr)
+}
+
+fn check_same_output(stream: &str, reference: &[u8], output: &[u8]) -> Result<()> {
+    if reference != output {
+        let expected = String::from_utf8_lossy(reference);
+        let actual = String::from_utf8_lossy(output);
         let line = expected.lines().zip(actual.lines()).position(|(e, a)| e != a);
         let detail = match line {
             Some(n) => format!(
@@ -170,12 +291,12 @@ pub(crate) fn check_same_behaviour(reference: &Outcome, outcome: &Outcome) -> Re
             None => format!(
                 "{} lines ({} bytes) instead of {} lines ({} bytes)",
                 actual.lines().count(),
-                outcome.stdout.len(),
+                output.len(),
                 expected.lines().count(),
-                reference.stdout.len()
+                reference.len()
             ),
         };
-        bail!("stdout differs from the original's: {detail}");
+        bail!("{stream} differs from the original's: {detail}");
     }
     Ok(())
 }

@@ -90,7 +90,8 @@ pub(super) fn text(setup: &Setup, measurements: &[Measurement]) -> String {
         writeln!(out, "{}; {}; Wasmtime {}, Cranelift, opt-level speed", setup.clang, setup.wasm_opt, WASMTIME_VERSION);
     let _ = writeln!(
         out,
-        "time = instantiation + run in ms, median (min) of {} interleaved runs after a warm-up, {}",
+        "time = {} of instantiation + run in ms, median (min) of {} interleaved runs after a warm-up, {}",
+        setup.clock.describe(),
         setup.runs,
         scale_note(setup)
     );
@@ -278,6 +279,7 @@ pub(super) fn json(setup: &Setup, measurements: &[Measurement]) -> Value {
         "programs_dir": setup.programs_dir,
         "runs": setup.runs,
         "scale": setup.fixed_scale.map_or(json!("auto"), |s| json!(s)),
+        "clock": setup.clock.describe(),
         "time": "instantiation + run; median and min of the timed runs; ratios against the original in the same run",
         "tools": { "clang": setup.clang, "wasm_opt": setup.wasm_opt, "wasmtime": WASMTIME_VERSION },
         "configurations": Variant::ALL.iter().map(|v| v.key()).collect::<Vec<_>>(),
