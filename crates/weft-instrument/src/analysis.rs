@@ -183,7 +183,12 @@ pub(crate) fn analyze(ops: &[(Operator<'_>, usize)], callees: &dyn Callees, has_
 
     for (i, (op, _)) in ops.iter().enumerate() {
         let dead = stack.last().is_some_and(Builder::is_dead);
-        a.dead[i] = dead;
+        // `else` and `end` belong to the enclosing level: they are live
+        // whenever the `if`/`block`/`loop` itself is.
+        a.dead[i] = match op {
+            Operator::Else | Operator::End => stack.last().is_some_and(|b| b.inherited_dead),
+            _ => dead,
+        };
         if let Some(r) = regions.last_mut() {
             *r = r.saturating_add(op_cost(op));
         }

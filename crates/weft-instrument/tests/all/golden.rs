@@ -1,6 +1,7 @@
 //! Golden-file tests: every `tests/golden/NAME.wat` is instrumented in fuel
-//! and flag mode and printed; the output must match `NAME.fuel.wat` and
-//! `NAME.flag.wat`. Run with `BLESS=1` to regenerate them.
+//! mode, flag mode, and flag mode counting fuel with shared state, and
+//! printed; the output must match `NAME.fuel.wat`, `NAME.flag.wat` and
+//! `NAME.shared.wat`. Run with `BLESS=1` to regenerate them.
 
 use std::path::{Path, PathBuf};
 use weft_instrument::{Config, instrument};
@@ -23,14 +24,19 @@ fn golden_files() {
     let mut inputs: Vec<PathBuf> = std::fs::read_dir(golden_dir())
         .expect("golden directory")
         .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "wat") && !p.to_string_lossy().contains(".f"))
+        .filter(|p| p.extension().is_some_and(|e| e == "wat") && p.file_stem().is_some_and(|s| !s.to_string_lossy().contains('.')))
         .collect();
     inputs.sort();
     assert!(!inputs.is_empty(), "no golden inputs found");
     let mut mismatches = Vec::new();
     for input in &inputs {
         let wasm = wat::parse_file(input).expect("golden input parses");
-        for (suffix, config) in [("fuel", Config::fuel()), ("flag", Config::flag(false))] {
+        let configs = [
+            ("fuel", Config::fuel()),
+            ("flag", Config::flag(false)),
+            ("shared", Config::flag(true).with_shared_state()),
+        ];
+        for (suffix, config) in configs {
             let out = instrument(&wasm, &config).expect("golden input instruments");
             wasmparser::validate(&out.wasm).expect("instrumented module validates");
             let printed = print(&out.wasm);

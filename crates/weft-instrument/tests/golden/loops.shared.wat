@@ -1,0 +1,412 @@
+(module
+  (type (;0;) (func (param i32) (result i32)))
+  (type (;1;) (func (result i32 i64)))
+  (import "weft" "__weft_state" (global (;0;) (mut i32)))
+  (import "weft" "__weft_fuel" (global (;1;) (mut i64)))
+  (import "weft" "__weft_sp" (global (;2;) (mut i32)))
+  (import "weft" "__weft_state_memory" (memory (;0;) 1 65536))
+  (table (;0;) 2 2 funcref)
+  (export "nested" (func 2))
+  (export "leaf" (func 3))
+  (export "__weft_state_memory" (memory 0))
+  (export "__weft_state" (global 0))
+  (export "__weft_fuel" (global 1))
+  (export "__weft_sp" (global 2))
+  (export "__weft_functions" (table 0))
+  (elem (;0;) (table 0) (i32.const 0) func 2 3)
+  (func $g (;0;) (type 0) (param i32) (result i32)
+    local.get 0
+  )
+  (func $h (;1;) (type 0) (param i32) (result i32)
+    (local i64 i32 i32 i32 i64)
+    global.get 1
+    local.set 1
+    global.get 0
+    if ;; label = @1
+      global.get 2
+      i32.const 48
+      i32.lt_u
+      if ;; label = @2
+        unreachable
+      end
+      global.get 2
+      i32.const 32
+      i32.sub
+      local.set 3
+      local.get 3
+      i32.load offset=16
+      i32.const 1
+      i32.ne
+      if ;; label = @2
+        unreachable
+      end
+      local.get 3
+      i32.load offset=20
+      local.tee 2
+      i32.const 1
+      i32.ge_u
+      if ;; label = @2
+        unreachable
+      end
+      local.get 2
+      i32.const 1
+      i32.add
+      local.set 2
+      local.get 3
+      i32.load
+      local.set 0
+      local.get 3
+      global.set 2
+      local.get 3
+      i32.const 16
+      i32.eq
+      if ;; label = @2
+        i32.const 0
+        global.set 0
+        local.get 1
+        local.get 3
+        i32.load offset=24
+        i64.extend_i32_u
+        i64.add
+        local.set 1
+      end
+    end
+    block (type 1) (result i32 i64) ;; label = @1
+      block (result i32) ;; label = @2
+        local.get 1
+        i64.const 3
+        i64.sub
+        local.set 1
+        i32.const 0
+        i32.load
+        if ;; label = @3
+          i32.const 1
+          global.set 0
+          i32.const 0
+          i64.const 3
+          br 2 (;@1;)
+        end
+        local.get 0
+        call $g
+      end
+      local.get 1
+      global.set 1
+      return
+    end
+    local.set 5
+    local.set 4
+    local.get 1
+    global.set 1
+    global.get 2
+    local.set 3
+    local.get 3
+    i64.extend_i32_u
+    i64.const 65567
+    i64.add
+    i64.const 16
+    i64.shr_u
+    memory.size
+    i64.extend_i32_u
+    i64.gt_u
+    if ;; label = @1
+      local.get 3
+      i64.extend_i32_u
+      i64.const 65567
+      i64.add
+      i64.const 16
+      i64.shr_u
+      memory.size
+      i64.extend_i32_u
+      i64.sub
+      i32.wrap_i64
+      memory.grow
+      i32.const -1
+      i32.eq
+      if ;; label = @2
+        unreachable
+      end
+    end
+    local.get 3
+    local.get 0
+    i32.store
+    local.get 3
+    i32.const 1
+    i32.store offset=16
+    local.get 3
+    local.get 4
+    i32.store offset=20
+    local.get 3
+    local.get 5
+    i32.wrap_i64
+    i32.store offset=24
+    local.get 3
+    i32.const 32
+    i32.store offset=28
+    local.get 3
+    i32.const 32
+    i32.add
+    global.set 2
+    i32.const 0
+  )
+  (func (;2;) (type 0) (param $n i32) (result i32)
+    (local $i i32) (local $acc i32) (local i64 i32 i32 i32 i64 i32 i32)
+    global.get 1
+    local.set 3
+    global.get 0
+    if ;; label = @1
+      global.get 2
+      i32.const 64
+      i32.lt_u
+      if ;; label = @2
+        unreachable
+      end
+      global.get 2
+      i32.const 48
+      i32.sub
+      local.set 5
+      local.get 5
+      i32.load offset=32
+      i32.const 2
+      i32.ne
+      if ;; label = @2
+        unreachable
+      end
+      local.get 5
+      i32.load offset=36
+      local.tee 4
+      i32.const 4
+      i32.ge_u
+      if ;; label = @2
+        unreachable
+      end
+      local.get 4
+      i32.const 1
+      i32.add
+      local.set 4
+      local.get 5
+      i32.load
+      local.set $n
+      local.get 5
+      i32.load offset=4
+      local.set $i
+      local.get 5
+      i32.load offset=8
+      local.set $acc
+      local.get 5
+      i32.load offset=12
+      local.set 8
+      local.get 5
+      i32.load offset=16
+      local.set 9
+      local.get 5
+      global.set 2
+      local.get 5
+      i32.const 16
+      i32.eq
+      if ;; label = @2
+        i32.const 0
+        global.set 0
+        local.get 3
+        local.get 5
+        i32.load offset=40
+        i64.extend_i32_u
+        i64.add
+        local.set 3
+      end
+    end
+    block (type 1) (result i32 i64) ;; label = @1
+      block (result i32) ;; label = @2
+        block ;; label = @3
+          local.get 4
+          if ;; label = @4
+            local.get 4
+            i32.const 1
+            i32.sub
+            br_table 0 (;@4;) 1 (;@3;) 1 (;@3;) 1 (;@3;) 0 (;@4;)
+          end
+          i32.const 0
+          local.set 4
+          local.get 3
+          i64.const 4
+          i64.sub
+          local.set 3
+          i32.const 0
+          i32.load
+          if ;; label = @4
+            i32.const 1
+            global.set 0
+            i32.const 0
+            i64.const 4
+            br 3 (;@1;)
+          end
+        end
+        block (result i32) ;; label = @3
+          block ;; label = @4
+            local.get 4
+            if ;; label = @5
+              local.get 4
+              i32.const 2
+              i32.sub
+              br_table 0 (;@5;) 0 (;@5;) 1 (;@4;) 0 (;@5;)
+            end
+            loop ;; label = @5
+              block ;; label = @6
+                local.get 4
+                if ;; label = @7
+                  local.get 4
+                  i32.const 2
+                  i32.sub
+                  br_table 0 (;@7;) 1 (;@6;) 0 (;@7;)
+                end
+                i32.const 0
+                local.set 4
+                local.get 3
+                i64.const 7
+                i64.sub
+                local.set 3
+                i32.const 0
+                i32.load
+                if ;; label = @7
+                  i32.const 1
+                  global.set 0
+                  i32.const 1
+                  i64.const 7
+                  br 6 (;@1;)
+                end
+                i32.const 0
+                local.set $i
+              end
+              loop ;; label = @6
+                i32.const 0
+                local.set 4
+                local.get 3
+                i64.const 11
+                i64.sub
+                local.set 3
+                i32.const 0
+                i32.load
+                if ;; label = @7
+                  i32.const 1
+                  global.set 0
+                  i32.const 2
+                  i64.const 11
+                  br 6 (;@1;)
+                end
+                local.get $acc
+                local.get $i
+                i32.add
+                local.set $acc
+                local.get $i
+                i32.const 1
+                i32.add
+                local.tee $i
+                i32.const 3
+                i32.lt_u
+                br_if 0 (;@6;)
+              end
+              local.get $n
+              i32.const 1
+              i32.sub
+              local.tee $n
+              br_if 0 (;@5;)
+            end
+            i32.const 100
+            local.get $acc
+            local.set 8
+            local.set 9
+          end
+          local.get 9
+          local.get 8
+          i32.const 0
+          local.set 4
+          local.get 3
+          global.set 1
+          call $h
+          global.get 1
+          local.set 3
+          global.get 0
+          if ;; label = @4
+            i32.const 3
+            i64.const 0
+            br 3 (;@1;)
+          end
+          i32.add
+        end
+      end
+      local.get 3
+      global.set 1
+      return
+    end
+    local.set 7
+    local.set 6
+    local.get 3
+    global.set 1
+    global.get 2
+    local.set 5
+    local.get 5
+    i64.extend_i32_u
+    i64.const 65583
+    i64.add
+    i64.const 16
+    i64.shr_u
+    memory.size
+    i64.extend_i32_u
+    i64.gt_u
+    if ;; label = @1
+      local.get 5
+      i64.extend_i32_u
+      i64.const 65583
+      i64.add
+      i64.const 16
+      i64.shr_u
+      memory.size
+      i64.extend_i32_u
+      i64.sub
+      i32.wrap_i64
+      memory.grow
+      i32.const -1
+      i32.eq
+      if ;; label = @2
+        unreachable
+      end
+    end
+    local.get 5
+    local.get $n
+    i32.store
+    local.get 5
+    local.get $i
+    i32.store offset=4
+    local.get 5
+    local.get $acc
+    i32.store offset=8
+    local.get 5
+    local.get 8
+    i32.store offset=12
+    local.get 5
+    local.get 9
+    i32.store offset=16
+    local.get 5
+    i32.const 2
+    i32.store offset=32
+    local.get 5
+    local.get 6
+    i32.store offset=36
+    local.get 5
+    local.get 7
+    i32.wrap_i64
+    i32.store offset=40
+    local.get 5
+    i32.const 48
+    i32.store offset=44
+    local.get 5
+    i32.const 48
+    i32.add
+    global.set 2
+    i32.const 0
+  )
+  (func (;3;) (type 0) (param i32) (result i32)
+    local.get 0
+    local.get 0
+    i32.mul
+  )
+)

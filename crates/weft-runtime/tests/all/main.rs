@@ -1,0 +1,3 @@
+//! Integration tests of the runtime's control protocol.
+
+mod roundtrip;
