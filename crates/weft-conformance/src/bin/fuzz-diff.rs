@@ -45,6 +45,10 @@ struct Args {
     /// Where divergent modules are written.
     #[arg(long, default_value = "target/fuzz-divergences")]
     out: PathBuf,
+    /// Also set interrupt flags from a background thread at random moments
+    /// (flag-mode modules only; such runs are not reproducible).
+    #[arg(long)]
+    async_flag: bool,
     /// Do not draw a progress bar.
     #[arg(long)]
     quiet: bool,
@@ -62,7 +66,8 @@ fn main() -> Result<()> {
             .progress_chars("=> "),
     );
     let divergences = std::sync::atomic::AtomicU64::new(0);
-    let options = Options { seed: args.seed, first: args.first, modules: args.modules, threads: args.threads };
+    let options =
+        Options { seed: args.seed, first: args.first, modules: args.modules, threads: args.threads, async_flag: args.async_flag };
     let summary = fuzz::run(&options, &|outcome| {
         if let Outcome::Divergence(d) = outcome {
             let n = divergences.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
@@ -139,7 +144,8 @@ fn run_one(args: &Args, index: u64) -> Result<()> {
     };
     println!("module {index} of seed {}: {} bytes", args.seed, case.wasm.len());
     println!("drive plan: {:?}", case.plan);
-    match case.run_catching_panics(&engine) {
+    let poker = args.async_flag.then(|| fuzz::poker::Poker::start(std::time::Duration::from_micros(50)));
+    match case.run_catching_panics(&engine, poker.as_ref()) {
         Outcome::Agree(stats) => println!("agree ({stats:?})"),
         Outcome::Inconclusive => println!("inconclusive: a run exhausted the native stack"),
         Outcome::Skipped(why) => println!("skipped: {why}"),

@@ -3,6 +3,7 @@
 //! moved to a fresh instance through a captured state now and then.
 
 use super::host::{Host, Interruptions, define_imports};
+use super::poker::{Poker, Registration};
 use super::observe::{Ending, FinalState, Observation, Step};
 use super::values::FunctionIndices;
 use super::{CallPlan, INSTANTIATE, Shape, ending_of_error};
@@ -105,6 +106,9 @@ const MAX_RESUMES_PER_CALL: u64 = 200_000;
 
 /// One live instance of the instrumented module.
 struct Live {
+    /// Dropped first, so that the poker thread lets go of the flag before
+    /// the store goes away.
+    _poked: Option<Registration>,
     store: Store<Host>,
     instance: Instance,
     controls: Controls,
@@ -116,6 +120,7 @@ struct Driver<'a> {
     info: &'a ModuleInfo,
     plan: &'a DrivePlan,
     func_exports: &'a [(String, u32)],
+    poker: Option<&'a Poker>,
     rng: SmallRng,
     stats: DriveStats,
 }
@@ -129,6 +134,7 @@ pub fn run(
     shape: &Shape,
     calls: &CallPlan,
     plan: &DrivePlan,
+    poker: Option<&Poker>,
 ) -> Result<(Observation, DriveStats)> {
     let mut driver = Driver {
         engine,
@@ -136,6 +142,7 @@ pub fn run(
         info,
         plan,
         func_exports: &shape.func_exports,
+        poker: if plan.config.checks_fuel() { None } else { poker },
         rng: SmallRng::seed_from_u64(plan.seed), stats: DriveStats::default() };
     let interruptions = Interruptions::new(
         driver.rng.random(),
@@ -237,7 +244,8 @@ impl Driver<'_> {
             .get_memory(&mut store, abi::STATE_MEMORY)
             .ok_or_else(|| anyhow!("no `{}` export", abi::STATE_MEMORY))?;
         store.data_mut().attach(state_global, state_memory);
-        Ok(Ok(Live { store, instance, controls }))
+        let poked = self.poker.map(|poker| poker.register(controls.flag_address(&store)));
+        Ok(Ok(Live { _poked: poked, store, instance, controls }))
     }
 
     /// Captures the state of `live`, and replaces it with a fresh instance

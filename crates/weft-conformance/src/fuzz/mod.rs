@@ -22,11 +22,13 @@ pub mod generate;
 pub mod host;
 pub mod observe;
 pub mod original;
+pub mod poker;
 pub mod values;
 
 use anyhow::{Context, Result};
 use driven::{DrivePlan, DriveStats};
 use observe::{Ending, Verdict};
+use poker::Poker;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -205,10 +207,10 @@ impl Case {
 
     /// Like [`Case::run`], but a panic (in the pass, the runtime or the
     /// harness) becomes a divergence.
-    pub fn run_catching_panics(&self, engine: &Engine) -> Outcome {
+    pub fn run_catching_panics(&self, engine: &Engine, poker: Option<&Poker>) -> Outcome {
         install_panic_hook();
         CATCHING.with(|c| c.set(true));
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run(engine)));
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run(engine, poker)));
         CATCHING.with(|c| c.set(false));
         match result {
             Ok(outcome) => outcome,
@@ -221,8 +223,9 @@ impl Case {
         }
     }
 
-    /// Runs both sides and compares them.
-    pub fn run(&self, engine: &Engine) -> Outcome {
+    /// Runs both sides and compares them. With a `poker`, the interrupt
+    /// flag of a flag-mode run is also set from another thread.
+    pub fn run(&self, engine: &Engine, poker: Option<&Poker>) -> Outcome {
         let shape = match Shape::of(&self.wasm) {
             Ok(shape) => shape,
             Err(e) => return Outcome::Skipped(format!("unreadable module: {e:#}")),
@@ -240,7 +243,7 @@ impl Case {
             Err(e) => return self.diverge("the instrumented module does not compile", format!("{e:#}")),
         };
         let (observed, stats) =
-            match driven::run(engine, &module, &instrumented.info, &shape, &self.calls, &self.plan) {
+            match driven::run(engine, &module, &instrumented.info, &shape, &self.calls, &self.plan, poker) {
                 Ok(result) => result,
                 Err(e) => return self.diverge("the instrumented run failed", format!("{e:#}")),
             };
@@ -263,6 +266,9 @@ pub struct Options {
     pub modules: u64,
     /// Worker threads (all cores if `None`).
     pub threads: Option<usize>,
+    /// Also set interrupt flags from a background thread at random moments
+    /// (flag-mode modules only; makes the run irreproducible).
+    pub async_flag: bool,
 }
 
 /// Totals of a fuzzing run.
@@ -358,9 +364,9 @@ fn reason_class(message: &str) -> String {
 }
 
 /// Tests one module of a run.
-pub fn test_module(engine: &Engine, seed: u64, index: u64) -> Outcome {
+pub fn test_module(engine: &Engine, seed: u64, index: u64, poker: Option<&Poker>) -> Outcome {
     match Case::generate(seed, index) {
-        Ok(case) => case.run_catching_panics(engine),
+        Ok(case) => case.run_catching_panics(engine, poker),
         Err(e) => Outcome::Skipped(format!("{e:#}")),
     }
 }
@@ -406,13 +412,14 @@ pub fn run(options: &Options, progress: &(dyn Fn(&Outcome) + Sync)) -> Result<Su
         pool = pool.num_threads(threads);
     }
     let pool = pool.build().context("cannot start the worker threads")?;
+    let poker = options.async_flag.then(|| Poker::start(Duration::from_micros(50)));
     let start = Instant::now();
     let done = AtomicU64::new(0);
     let mut summary = pool.install(|| {
         (options.first..options.first + options.modules)
             .into_par_iter()
             .fold(Summary::default, |mut summary, index| {
-                let outcome = test_module(&engine, options.seed, index);
+                let outcome = test_module(&engine, options.seed, index, poker.as_ref());
                 progress(&outcome);
                 done.fetch_add(1, Ordering::Relaxed);
                 summary.add(outcome);

@@ -190,7 +190,10 @@ pub fn value_of_type(ty: &ValType, bits: u64) -> Val {
         ValType::F64 => Val::F64(float().to_bits()),
         ValType::V128 => Val::V128(match pick {
             0..=3 => 0u128,
-            4..=5 => u128::from(mix(rest)) * 0x0000_0001_0000_0001_0000_0001_0000_0001,
+            4..=5 => {
+                let lane = u128::from(mix(rest) as u32);
+                lane | (lane << 32) | (lane << 64) | (lane << 96)
+            }
             _ => (u128::from(mix(rest)) << 64) | u128::from(mix(rest ^ 1)),
         }.into()),
         ValType::Ref(r) => null_of(r.heap_type()),

@@ -5,7 +5,7 @@ use weft_conformance::fuzz::{self, Options};
 
 #[test]
 fn fuzz_smoke_run_finds_no_divergence() {
-    let options = Options { seed: 0x5eed_f00d, first: 0, modules: 400, threads: None };
+    let options = Options { seed: 0x5eed_f00d, first: 0, modules: 400, threads: None, async_flag: false };
     let summary = fuzz::run(&options, &|_| {}).expect("the fuzzer starts");
     let mut report = String::new();
     for d in &summary.divergences {
