@@ -42,6 +42,9 @@ struct Args {
     /// module `I` instead of the generated one.
     #[arg(long, requires = "only")]
     wasm: Option<PathBuf>,
+    /// With `--only`: print the instrumented module as text first.
+    #[arg(long, requires = "only")]
+    show_instrumented: bool,
     /// Where divergent modules are written.
     #[arg(long, default_value = "target/fuzz-divergences")]
     out: PathBuf,
@@ -144,6 +147,10 @@ fn run_one(args: &Args, index: u64) -> Result<()> {
     };
     println!("module {index} of seed {}: {} bytes", args.seed, case.wasm.len());
     println!("drive plan: {:?}", case.plan);
+    if args.show_instrumented {
+        let instrumented = weft_instrument::instrument(&case.wasm, &case.plan.config)?;
+        println!("{}", wasmprinter::print_bytes(&instrumented.wasm)?);
+    }
     let poker = args.async_flag.then(|| fuzz::poker::Poker::start(std::time::Duration::from_micros(50)));
     match case.run_catching_panics(&engine, poker.as_ref()) {
         Outcome::Agree(stats) => println!("agree ({stats:?})"),
