@@ -237,6 +237,22 @@ impl FunctionEmitter<'_, '_> {
     }
 }
 
+/// The type of the local that keeps an operand across a resume point. The
+/// validator knows some references more precisely (`ref.func` gives a
+/// non-null reference to a concrete function type); a nullable `funcref` or
+/// `externref` local holds any of them, and every consumer the supported
+/// feature set has accepts those.
+fn spill_type(t: wasmparser::ValType) -> ValType {
+    use wasmparser::{AbstractHeapType, HeapType};
+    match t {
+        wasmparser::ValType::Ref(r) => match r.heap_type() {
+            HeapType::Abstract { ty: AbstractHeapType::Extern | AbstractHeapType::NoExtern, .. } => ValType::EXTERNREF,
+            _ => ValType::FUNCREF,
+        },
+        other => val_type(other),
+    }
+}
+
 pub(crate) fn val_type(t: wasmparser::ValType) -> ValType {
     RoundtripReencoder.val_type(t).expect("supported value types always re-encode")
 }
@@ -438,7 +454,7 @@ impl FunctionEmitter<'_, '_> {
         for pos in frame.height..height {
             let depth = height - 1 - pos;
             match v.get_operand_type(depth) {
-                Some(Some(t)) => stack.push((val_type(t), slot_base + (pos - frame.height) as u32)),
+                Some(Some(t)) => stack.push((spill_type(t), slot_base + (pos - frame.height) as u32)),
                 _ => {
                     return Err(Error::Limit(format!(
                         "operand of unknown type at a resume point in function {}",
