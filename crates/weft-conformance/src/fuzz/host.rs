@@ -142,7 +142,7 @@ fn import_call(mut caller: Caller<'_, Host>, import: u32, ty: &FuncType, args: &
         .interruptions
         .as_ref()
         .and_then(|i| i.state_global)
-        .map(|g| g.get(&mut caller).unwrap_i32());
+        .and_then(|g| g.get(&mut caller).i32());
     if let Some(state) = state
         && state != abi::STATE_NORMAL
     {

@@ -30,7 +30,6 @@ use driven::{DrivePlan, DriveStats};
 use observe::{Ending, Verdict};
 use poker::Poker;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use values::{mix_all, value_of_type};
 use wasmtime::{Engine, FuncType, Module, Trap, Val};
@@ -414,14 +413,12 @@ pub fn run(options: &Options, progress: &(dyn Fn(&Outcome) + Sync)) -> Result<Su
     let pool = pool.build().context("cannot start the worker threads")?;
     let poker = options.async_flag.then(|| Poker::start(Duration::from_micros(50)));
     let start = Instant::now();
-    let done = AtomicU64::new(0);
     let mut summary = pool.install(|| {
         (options.first..options.first + options.modules)
             .into_par_iter()
             .fold(Summary::default, |mut summary, index| {
                 let outcome = test_module(&engine, options.seed, index, poker.as_ref());
                 progress(&outcome);
-                done.fetch_add(1, Ordering::Relaxed);
                 summary.add(outcome);
                 summary
             })
