@@ -300,3 +300,24 @@ fn check_same_output(stream: &str, reference: &[u8], output: &[u8]) -> Result<()
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(exit_code: i32, stdout: &str) -> Outcome {
+        Outcome { elapsed: Duration::ZERO, exit_code, stdout: stdout.into(), stderr: Vec::new() }
+    }
+
+    #[test]
+    fn same_behaviour_requires_same_exit_code_and_output() {
+        let reference = outcome(6, "a\nb\n");
+        check_same_behaviour(&reference, &outcome(6, "a\nb\n")).expect("identical runs");
+        let exit = check_same_behaviour(&reference, &outcome(0, "a\nb\n")).expect_err("other exit code");
+        assert_eq!(exit.to_string(), "exit code 0 instead of 6");
+        let line = check_same_behaviour(&reference, &outcome(6, "a\nc\n")).expect_err("other line");
+        assert_eq!(line.to_string(), r#"stdout differs from the original's: line 2 is "c" instead of "b""#);
+        let short = check_same_behaviour(&reference, &outcome(6, "a\n")).expect_err("missing line");
+        assert!(short.to_string().contains("1 lines (2 bytes) instead of 2 lines (4 bytes)"), "{short}");
+    }
+}

@@ -371,12 +371,34 @@ fn calibrate(program: &Program, original: &Runnable, clock: Clock) -> Result<u32
     Ok(scale)
 }
 
-/// The size of the code section of `wasm`, 0 without one.
+/// The size of the contents of the code section of `wasm`, 0 without one.
 fn code_section_bytes(wasm: &[u8]) -> Result<usize> {
     for payload in wasmparser::Parser::new(0).parse_all(wasm) {
-        if let wasmparser::Payload::CodeSectionStart { size, .. } = payload? {
-            return Ok(size as usize);
+        if let wasmparser::Payload::CodeSectionStart { range, .. } = payload? {
+            return Ok(range.len());
         }
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_section_size() {
+        let empty = wat::parse_str("(module)").expect("valid text");
+        assert_eq!(code_section_bytes(&empty).expect("valid module"), 0);
+        // One body: size 2, no locals, `end`; plus the count of bodies.
+        let one = wat::parse_str("(module (func))").expect("valid text");
+        assert_eq!(code_section_bytes(&one).expect("valid module"), 4);
+    }
+
+    #[test]
+    fn variants_are_in_index_order() {
+        for (i, variant) in Variant::ALL.iter().enumerate() {
+            assert_eq!(variant.index(), i);
+        }
+        assert_eq!(Variant::ALL[0], Variant::Original);
+    }
 }
