@@ -121,6 +121,8 @@ impl Code<'_> {
 }
 
 /// Loads the fuel counter and, when rewinding, pops and restores this frame.
+/// A function without an entry check pays for its code outside loops here,
+/// on a normal entry only: a rewound frame paid when it was first entered.
 pub(crate) fn emit_prologue(
     sink: &mut Vec<u8>,
     env: &Env<'_>,
@@ -128,6 +130,7 @@ pub(crate) fn emit_prologue(
     locals: Internals,
     func_index: u32,
     resume_points: u32,
+    entry_charge: u32,
 ) {
     use Instruction::*;
     let mut c = Code(sink);
@@ -183,7 +186,11 @@ pub(crate) fn emit_prologue(
             LocalSet(locals.fuel),
         ]);
     }
-    c.emit([End, End]);
+    c.emit([End]);
+    if entry_charge > 0 && env.config.counts_fuel() {
+        c.emit([Else, LocalGet(locals.fuel), I64Const(i64::from(entry_charge)), I64Sub, LocalSet(locals.fuel)]);
+    }
+    c.emit([End]);
 }
 
 /// The save path: the operand stack holds the resume point (`i32`) and the

@@ -153,8 +153,6 @@ impl FunctionEmitter<'_, '_> {
         e.enter_level(FUNCTION_LEVEL, validator, 0, false)?;
         if let Some(check) = analysis.entry_check {
             e.emit_check(check);
-        } else if analysis.entry_charge > 0 && env.config.counts_fuel() {
-            e.charge(analysis.entry_charge);
         }
 
         for (i, (op, offset)) in ops.iter().enumerate() {
@@ -589,7 +587,15 @@ impl FunctionEmitter<'_, '_> {
         }
         let mut f = wasm_encoder::Function::new(groups);
         let mut prologue = Vec::new();
-        crate::frame::emit_prologue(&mut prologue, self.env, &layout, self.internals, self.func_index, self.analysis.resume_points);
+        crate::frame::emit_prologue(
+            &mut prologue,
+            self.env,
+            &layout,
+            self.internals,
+            self.func_index,
+            self.analysis.resume_points,
+            self.analysis.entry_charge,
+        );
         f.raw(prologue);
         f.raw(self.out);
         let mut save = Vec::new();
