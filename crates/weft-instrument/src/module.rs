@@ -132,7 +132,7 @@ fn parse(wasm: &[u8]) -> Result<Parsed<'_>> {
     if wasm.len() < 8 || &wasm[0..4] != b"\0asm" {
         return Err(Error::NotWasm("the file does not start with the WebAssembly magic bytes `\\0asm`".into()));
     }
-    let mut validator = Validator::new_with_features(WasmFeatures::default());
+    let mut validator = Validator::new_with_features(WasmFeatures::default() | WasmFeatures::WIDE_ARITHMETIC);
     let mut p = Parsed::default();
     for payload in Parser::new(0).parse_all(wasm) {
         let payload = payload?;

@@ -46,8 +46,9 @@ pub(crate) fn on_large_stack<T: Send>(f: impl FnOnce() -> Result<T> + Send) -> R
 /// What a timed run measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Clock {
-    /// CPU time (user and system) of the thread that runs WebAssembly; other
-    /// processes competing for the CPUs barely affect it.
+    /// CPU time (user and system) of the thread that runs WebAssembly: less
+    /// affected than wall-clock time by other processes competing for the
+    /// CPUs.
     Cpu,
     /// Elapsed wall-clock time.
     Wall,

@@ -28,13 +28,6 @@ pub struct Spectest {
     pub memory: Memory,
 }
 
-/// The contents of the mutable parts of [`Spectest`].
-#[derive(Debug, Clone)]
-pub struct SpectestState {
-    table: Vec<RefValue>,
-    memory: Vec<u8>,
-}
-
 impl Spectest {
     /// Creates the `spectest` items in `store` and defines them in `linker`.
     pub fn define(store: &mut Store<Data>, linker: &mut Linker<Data>) -> Result<Spectest> {
@@ -72,45 +65,41 @@ impl Spectest {
         Ok(Spectest { funcs, table, memory })
     }
 
-    /// Captures the table and memory, which belong to the host rather than
-    /// to any instance.
-    pub fn capture(&self, store: &mut StoreContextMut<'_, Data>, refs: &mut dyn RefEncoder<Data>) -> Result<SpectestState> {
+    /// Captures the table, which belongs to the host rather than to any
+    /// instance.
+    pub fn capture_table(
+        &self,
+        store: &mut StoreContextMut<'_, Data>,
+        refs: &mut dyn RefEncoder<Data>,
+    ) -> Result<Vec<RefValue>> {
         let size = self.table.size(&*store);
         let mut table = Vec::with_capacity(size as usize);
         for i in 0..size {
             let r = self.table.get(&mut *store, i).ok_or_else(|| anyhow!("spectest table index {i} out of bounds"))?;
             table.push(refs.encode(store, r)?);
         }
-        Ok(SpectestState { table, memory: self.memory.data(&*store).to_vec() })
+        Ok(table)
     }
 
-    /// Restores what [`Spectest::capture`] captured into a fresh `spectest`.
-    pub fn restore(
+    /// Restores what [`Spectest::capture_table`] captured into a fresh `spectest`.
+    pub fn restore_table(
         &self,
         store: &mut StoreContextMut<'_, Data>,
-        state: &SpectestState,
+        table: &[RefValue],
         refs: &mut dyn RefDecoder<Data>,
     ) -> Result<()> {
         let size = self.table.size(&*store);
-        let want = state.table.len() as u64;
+        let want = table.len() as u64;
         if size < want {
             self.table.grow(&mut *store, want - size, Ref::Func(None))?;
         }
-        for (i, v) in state.table.iter().enumerate() {
+        for (i, v) in table.iter().enumerate() {
             let r = refs.decode(store, *v, &HeapType::Func)?;
             self.table.set(&mut *store, i as u64, r)?;
         }
-        let have = self.memory.data_size(&*store);
-        if have < state.memory.len() {
-            let pages = (state.memory.len() - have).div_ceil(PAGE_SIZE) as u64;
-            self.memory.grow(&mut *store, pages)?;
-        }
-        self.memory.data_mut(&mut *store)[..state.memory.len()].copy_from_slice(&state.memory);
         Ok(())
     }
 }
-
-const PAGE_SIZE: usize = 65536;
 
 /// Creates one control state in `store` and defines it in `linker` under
 /// [`abi::SHARED_STATE_MODULE`], for every module instrumented with
@@ -178,6 +167,14 @@ fn extern_number(store: &mut impl AsContextMut<Data = Data>, r: &wasmtime::Roote
 /// The [`RefValue::Func`] instance number of the `spectest` functions.
 const HOST_INSTANCE: u64 = u32::MAX as u64;
 
+/// The instantiation number a [`RefValue::Func`] refers to, if any.
+pub fn instance_of(v: &RefValue) -> Option<usize> {
+    match v {
+        RefValue::Func(id) if id >> 32 != HOST_INSTANCE => usize::try_from(id >> 32).ok(),
+        _ => None,
+    }
+}
+
 /// Where a function of a failed instantiation was left: a slot of a table
 /// its module imported. Instantiating a module applies its element segments
 /// in order until one traps, so the functions it placed before the trap stay
@@ -200,6 +197,8 @@ pub enum Functions<'a> {
     Instance(&'a FunctionsTable),
     /// A failed instantiation: the functions it left in imported tables.
     Orphans(&'a [(TableSlot, Func)]),
+    /// An instance that is no longer reachable and was not carried over.
+    Collected,
 }
 
 /// Encodes and decodes references of one store: functions as
@@ -222,6 +221,7 @@ impl RefCodec<'_> {
                     let raw = f.to_raw(&mut *store);
                     orphans.iter().position(|(_, o)| o.to_raw(&mut *store) == raw).map(|i| i as u32)
                 }
+                Functions::Collected => None,
             };
             if let Some(index) = index {
                 return Some(((number as u64) << 32) | u64::from(index));
@@ -240,6 +240,7 @@ impl RefCodec<'_> {
         match self.instances.get(usize::try_from(number).ok()?)? {
             Functions::Instance(table) => table.func(u32::try_from(index).ok()?),
             Functions::Orphans(orphans) => orphans.get(index).map(|(_, f)| *f),
+            Functions::Collected => None,
         }
     }
 

@@ -5,12 +5,26 @@
 //! [`abi::SHARED_STATE_MODULE`]) so that an unwind crosses instance
 //! boundaries. A store is a [`World`]: the store, its linker, its
 //! `spectest` module and the history of instantiations ([`Slot`]s). The
-//! round trip captures every instance of a world, builds a fresh world by
-//! replaying the history (the same modules, in the same order, linked the
-//! same way), restores every instance and resumes there.
+//! round trip takes a [`Snapshot`] of every instance of a world, builds a
+//! fresh world by replaying the history (the same modules, in the same
+//! order, linked the same way), restores every instance and resumes there.
+//!
+//! Instances the script can no longer reach (not the current module, not
+//! named, not registered, and with no function referenced from a reachable
+//! table, global or saved frame) are not carried over to the fresh world:
+//! nothing can observe them, and a script accumulates many of them.
+//! Reachability is decided when a call starts, when no frame is saved, so
+//! every instance the call can enter is kept until it returns.
+//!
+//! Memories are captured by [`MemoryImage`] (only the pages in use, each
+//! memory once even when several instances share it); everything else of an
+//! instance (globals, tables, dropped segments, frames, reference stacks,
+//! the control state) by [`Controls::capture`].
 
 use super::Mode;
 use super::host::{self, Data, Functions, RefCodec, Spectest, TableSlot};
+use super::memory_image::MemoryImage;
+use super::original::check_features;
 use super::outcome::Outcome;
 use super::runner::Target;
 use super::values::Arg;
@@ -18,9 +32,9 @@ use anyhow::{Context, Result, anyhow, bail};
 use std::collections::HashMap;
 use std::sync::Arc;
 use wasmparser::{Validator, WasmFeatures};
-use wasmtime::{AsContextMut, Engine, Extern, ExternType, Func, Instance, Linker, Module, Ref, Store, Val};
+use wasmtime::{AsContextMut, Engine, Extern, ExternType, Func, Instance, Linker, Memory, Module, Ref, Store, Val};
 use weft_instrument::{Config, ModuleInfo, abi};
-use weft_runtime::{Controls, FunctionsTable, InstanceState, Step};
+use weft_runtime::{Controls, FunctionsTable, InstanceState, RefValue, Step};
 
 /// More resumes than any spec test needs; reaching it means no progress.
 const MAX_RESUMES: u64 = 20_000_000;
@@ -80,9 +94,30 @@ struct Slot {
 
 enum SlotState {
     /// The instance exists (its deferred start function may have trapped).
-    Live { instance: Instance, controls: Controls, functions: FunctionsTable },
+    /// Its controls leave memories out: they are captured as [`MemoryImage`]s.
+    Live { instance: Instance, controls: Controls, functions: FunctionsTable, memories: Vec<Memory> },
     /// Instantiation trapped; the functions it left in imported tables.
     Failed { orphans: Vec<(TableSlot, Func)> },
+    /// The instance was unreachable and not carried over to this world.
+    Collected,
+}
+
+/// Where a captured memory lives, to find it again in a fresh world.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MemoryHome {
+    Spectest,
+    Instance { slot: usize, index: usize },
+}
+
+/// The complete state of a world between an unwind and its rewind.
+#[derive(Debug, PartialEq)]
+struct Snapshot {
+    /// By slot: the state of every instance carried over.
+    instances: Vec<Option<InstanceState>>,
+    /// Every distinct memory of those instances and of `spectest`.
+    memories: Vec<(MemoryHome, MemoryImage)>,
+    /// The `spectest` table.
+    spectest_table: Vec<RefValue>,
 }
 
 /// Things to replay, in order, to rebuild a world.
@@ -106,6 +141,7 @@ fn codec<'a>(slots: &'a [Slot], spectest: &'a Spectest) -> RefCodec<'a> {
         .map(|slot| match &slot.state {
             SlotState::Live { functions, .. } => Functions::Instance(functions),
             SlotState::Failed { orphans } => Functions::Orphans(orphans),
+            SlotState::Collected => Functions::Collected,
         })
         .collect();
     RefCodec { instances, host: &spectest.funcs }
@@ -231,8 +267,13 @@ impl World {
         Ok(self.slots.len() - 1)
     }
 
-    /// Instantiates `old`'s module again, expecting the same result.
-    fn replay(&mut self, old: &Slot) -> Result<()> {
+    /// Instantiates `old`'s module again, expecting the same result; or,
+    /// when the instance is not carried over, only records it as collected.
+    fn replay(&mut self, old: &Slot, carry: bool) -> Result<()> {
+        if !carry || matches!(old.state, SlotState::Collected) {
+            self.slots.push(Slot { module: old.module.clone(), imports: old.imports.clone(), state: SlotState::Collected });
+            return Ok(());
+        }
         self.grow_imports(&old.imports)?;
         let result = self.linker.instantiate(&mut self.store, &old.module.module);
         let state = match (result, &old.state) {
@@ -251,37 +292,105 @@ impl World {
                 }
                 SlotState::Failed { orphans: found }
             }
-            (Ok(_), SlotState::Failed { .. }) => bail!("a failed instantiation succeeded when replayed"),
+            (Ok(_), _) => bail!("a failed instantiation succeeded when replayed"),
             (Err(e), _) => return Err(anyhow::Error::from(e).context("replaying an instantiation")),
         };
         self.slots.push(Slot { module: old.module.clone(), imports: old.imports.clone(), state });
         Ok(())
     }
 
-    fn capture(&mut self) -> Result<(Vec<Option<InstanceState>>, host::SpectestState)> {
+    /// The instantiations reachable from `roots`: through the `spectest`
+    /// table and the function references in the tables, globals and
+    /// reference stacks of reachable instances.
+    fn reachable(&mut self, roots: &[usize]) -> Result<Vec<bool>> {
         let World { store, slots, spectest, .. } = self;
         let mut codec = codec(slots, spectest);
-        let mut states = Vec::with_capacity(slots.len());
-        for slot in slots.iter() {
-            states.push(match &slot.state {
-                SlotState::Live { controls, .. } => Some(controls.capture(store.as_context_mut(), &mut codec)?),
-                SlotState::Failed { .. } => None,
-            });
+        let mut keep = vec![false; slots.len()];
+        let mut work: Vec<usize> = roots.to_vec();
+        let table = spectest.capture_table(&mut store.as_context_mut(), &mut codec)?;
+        work.extend(table.iter().filter_map(host::instance_of));
+        while let Some(slot) = work.pop() {
+            if slot >= keep.len() || keep[slot] {
+                continue;
+            }
+            keep[slot] = true;
+            if let SlotState::Live { controls, .. } = &slots[slot].state {
+                let state = controls.capture(store.as_context_mut(), &mut codec)?;
+                let globals = state.globals.iter().filter_map(|(_, v)| match v {
+                    weft_runtime::StateValue::Ref(r) => Some(r),
+                    _ => None,
+                });
+                let refs = state.tables.iter().flatten().chain(globals).chain(&state.funcref_stack);
+                work.extend(refs.filter_map(host::instance_of));
+            }
         }
-        let host_state = spectest.capture(&mut store.as_context_mut(), &mut codec)?;
-        Ok((states, host_state))
+        Ok(keep)
     }
 
-    fn restore(&mut self, states: &[Option<InstanceState>], host_state: &host::SpectestState) -> Result<()> {
+    /// Captures every live instance that `carry` selects (all when `None`).
+    fn snapshot(&mut self, carry: Option<&[bool]>) -> Result<Snapshot> {
         let World { store, slots, spectest, .. } = self;
         let mut codec = codec(slots, spectest);
-        spectest.restore(&mut store.as_context_mut(), host_state, &mut codec)?;
-        for (index, (slot, state)) in slots.iter().zip(states).enumerate() {
-            if let (SlotState::Live { controls, .. }, Some(state)) = (&slot.state, state) {
-                controls
+        let mut seen = Vec::new();
+        let mut memories = Vec::new();
+        let mut add = |store: &mut Store<Data>, home: MemoryHome, memory: &Memory| {
+            let identity = memory.data_ptr(&*store) as usize;
+            if !seen.contains(&identity) {
+                seen.push(identity);
+                memories.push((home, MemoryImage::capture(&mut *store, memory)));
+            }
+        };
+        add(store, MemoryHome::Spectest, &spectest.memory);
+        let mut instances = Vec::with_capacity(slots.len());
+        for (slot, entry) in slots.iter().enumerate() {
+            let carried = carry.is_none_or(|c| c.get(slot).copied().unwrap_or(true));
+            instances.push(match &entry.state {
+                SlotState::Live { controls, memories, .. } if carried => {
+                    for (index, memory) in memories.iter().enumerate() {
+                        add(store, MemoryHome::Instance { slot, index }, memory);
+                    }
+                    Some(
+                        controls
+                            .capture(store.as_context_mut(), &mut codec)
+                            .map_err(anyhow::Error::from)
+                            .with_context(|| format!("capturing instance {slot}"))?,
+                    )
+                }
+                _ => None,
+            });
+        }
+        let spectest_table = spectest.capture_table(&mut store.as_context_mut(), &mut codec)?;
+        Ok(Snapshot { instances, memories, spectest_table })
+    }
+
+    /// Restores a snapshot into this world, freshly replayed from the same
+    /// history.
+    fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
+        let World { store, slots, spectest, .. } = self;
+        let mut codec = codec(slots, spectest);
+        spectest.restore_table(&mut store.as_context_mut(), &snapshot.spectest_table, &mut codec)?;
+        for (home, image) in &snapshot.memories {
+            let memory = match home {
+                MemoryHome::Spectest => spectest.memory,
+                MemoryHome::Instance { slot, index } => match slots.get(*slot).map(|s| &s.state) {
+                    Some(SlotState::Live { memories, .. }) => *memories
+                        .get(*index)
+                        .ok_or_else(|| anyhow!("instance {slot} has no memory {index}"))?,
+                    _ => bail!("instance {slot} was not carried over"),
+                },
+            };
+            image.restore(&mut *store, &memory)?;
+        }
+        for (slot, (entry, state)) in slots.iter().zip(&snapshot.instances).enumerate() {
+            match (&entry.state, state) {
+                (SlotState::Live { controls, .. }, Some(state)) => controls
                     .restore(store.as_context_mut(), state, &mut codec)
                     .map_err(anyhow::Error::from)
-                    .with_context(|| format!("restoring instance {index}"))?;
+                    .with_context(|| format!("restoring instance {slot}"))?,
+                (SlotState::Live { .. }, None) | (_, Some(_)) => {
+                    bail!("instance {slot} does not match the snapshot")
+                }
+                _ => {}
             }
         }
         Ok(())
@@ -289,24 +398,31 @@ impl World {
 }
 
 fn live_state(store: &mut Store<Data>, instance: Instance, info: &ModuleInfo) -> Result<SlotState> {
-    let controls = Controls::new(store, &instance, info)?;
+    let memories = (0..info.memories)
+        .map(|m| {
+            let name = abi::memory_export(m);
+            instance.get_memory(&mut *store, &name).ok_or_else(|| anyhow!("instrumented module has no export `{name}`"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let without_memories = ModuleInfo { memories: 0, ..info.clone() };
+    let controls = Controls::new(store, &instance, &without_memories)?;
     let functions = FunctionsTable::new(store.as_context_mut(), &controls)?;
-    Ok(SlotState::Live { instance, controls, functions })
+    Ok(SlotState::Live { instance, controls, functions, memories })
 }
 
 /// Detects resumes that make no progress. Execution is deterministic, so
 /// if a resume (with the same fuel) unwinds in exactly the complete state it
 /// was resumed from, resuming again can never finish. The saved frames are
 /// compared at every unwind; only when they repeat is the complete state of
-/// every instance captured and compared.
+/// the world captured and compared.
 #[derive(Default)]
 struct Progress {
     frames: Option<Vec<u8>>,
-    states: Option<Vec<Option<InstanceState>>>,
+    snapshot: Option<Snapshot>,
 }
 
 impl Progress {
-    fn stuck(&mut self, world: &mut World, slot: usize) -> Result<bool> {
+    fn stuck(&mut self, world: &mut World, slot: usize, carry: Option<&[bool]>) -> Result<bool> {
         let (instance, controls) = world.live(slot).map_err(|o| anyhow!("{o}"))?;
         let controls = controls.clone();
         let sp = usize::try_from(controls.sp(&mut world.store)).context("negative frame stack pointer")?;
@@ -320,12 +436,12 @@ impl Progress {
             .to_vec();
         if self.frames.as_ref() != Some(&frames) {
             self.frames = Some(frames);
-            self.states = None;
+            self.snapshot = None;
             return Ok(false);
         }
-        let (states, _) = world.capture()?;
-        let stuck = self.states.as_ref() == Some(&states);
-        self.states = Some(states);
+        let snapshot = world.snapshot(carry)?;
+        let stuck = self.snapshot.as_ref() == Some(&snapshot);
+        self.snapshot = Some(snapshot);
         Ok(stuck)
     }
 }
@@ -340,6 +456,11 @@ pub struct InstrumentedTarget<'c> {
     world: World,
     events: Vec<Event>,
     activity: Activity,
+    /// The instances the script can still name: current, named, registered.
+    roots: Vec<usize>,
+    /// During a call in [`Mode::RoundTrip`]: which slots are carried over
+    /// to fresh worlds (`None`: all).
+    carry: Option<Vec<bool>>,
 }
 
 impl<'c> InstrumentedTarget<'c> {
@@ -354,6 +475,8 @@ impl<'c> InstrumentedTarget<'c> {
             world: World::new(engine)?,
             events: Vec::new(),
             activity: Activity::default(),
+            roots: Vec::new(),
+            carry: None,
         })
     }
 
@@ -385,6 +508,10 @@ impl<'c> InstrumentedTarget<'c> {
     /// Calls an export to completion: resumes every unwind, and in
     /// [`Mode::RoundTrip`] moves to a fresh store at every unwind first.
     fn call(&mut self, slot: usize, name: &str, args: &[Val]) -> Result<Vec<Val>, Outcome> {
+        self.carry = None;
+        if self.mode == Mode::RoundTrip {
+            self.carry = self.carried_over(slot).map_err(|e| Outcome::Error(format!("reachability: {e:#}")))?;
+        }
         let (mut func, mut controls) = self.export(slot, name)?;
         let ty = func.ty(&self.world.store);
         let mut results: Vec<Val> = ty.results().map(|t| t.default_value().unwrap_or(Val::I32(0))).collect();
@@ -397,7 +524,7 @@ impl<'c> InstrumentedTarget<'c> {
                 let _ = self.world.reset();
                 return Err(Outcome::Error("the call unwound although it was never preempted".into()));
             }
-            match progress.stuck(&mut self.world, slot) {
+            match progress.stuck(&mut self.world, slot, self.carry.as_deref()) {
                 Ok(false) => {}
                 Ok(true) => {
                     let _ = self.world.reset();
@@ -441,24 +568,42 @@ impl<'c> InstrumentedTarget<'c> {
         }
     }
 
+    /// Which slots a round trip during a call to `slot` carries over:
+    /// `None` when every slot is a root.
+    fn carried_over(&mut self, slot: usize) -> Result<Option<Vec<bool>>> {
+        let mut roots = self.roots.clone();
+        roots.push(slot);
+        let all_roots = self
+            .world
+            .slots
+            .iter()
+            .enumerate()
+            .all(|(i, s)| matches!(s.state, SlotState::Collected) || roots.contains(&i));
+        if all_roots {
+            return Ok(None);
+        }
+        Ok(Some(self.world.reachable(&roots)?))
+    }
+
     /// Captures every instance, rebuilds the world in a fresh store and
     /// restores every instance there.
     fn round_trip(&mut self) -> Result<()> {
-        let (states, host_state) = self.world.capture().context("capture")?;
+        let carry = self.carry.as_deref();
+        let snapshot = self.world.snapshot(carry).context("capture")?;
         let mut fresh = World::new(&self.engine)?;
         for event in &self.events {
             match event {
                 Event::Instantiate(slot) => {
                     let old = self.world.slots.get(*slot).ok_or_else(|| anyhow!("no slot {slot}"))?;
-                    fresh.replay(old)?;
+                    fresh.replay(old, carry.is_none_or(|c| c.get(*slot).copied().unwrap_or(true)))?;
                 }
                 Event::Register { as_name, slot } => {
-                    let (instance, _) = fresh.live(*slot).map_err(|o| anyhow!("{o}"))?;
+                    let (instance, _) = fresh.live(*slot).map_err(|o| anyhow!("registered {o}"))?;
                     fresh.linker.instance(&mut fresh.store, as_name, instance)?;
                 }
             }
         }
-        fresh.restore(&states, &host_state).context("restore")?;
+        fresh.restore(&snapshot).context("restore")?;
         self.world = fresh;
         self.activity.round_trips += 1;
         Ok(())
@@ -475,6 +620,7 @@ impl<'c> InstrumentedTarget<'c> {
 impl Target for InstrumentedTarget<'_> {
     fn instantiate(&mut self, wasm: &Arc<Vec<u8>>) -> Result<usize, Outcome> {
         let module = self.cache.get(&self.engine, wasm, self.config).map_err(Outcome::Rejected)?;
+        check_features(self.features, wasm).map_err(|e| Outcome::Rejected(format!("outside the suite's features: {e}")))?;
         let result = self.world.instantiate(&module);
         let slot = match result {
             Ok(slot) => slot,
@@ -490,6 +636,11 @@ impl Target for InstrumentedTarget<'_> {
             self.call(slot, abi::START_EXPORT, &[])?;
         }
         Ok(slot)
+    }
+
+    fn set_roots(&mut self, roots: &[usize]) {
+        self.roots.clear();
+        self.roots.extend_from_slice(roots);
     }
 
     fn register(&mut self, as_name: &str, slot: usize) -> Result<(), Outcome> {
@@ -529,15 +680,16 @@ impl Target for InstrumentedTarget<'_> {
         }
         // The pass and Wasmtime accepted it. A module that is invalid under
         // every feature set must never get here; one that needs a proposal
-        // outside this suite is rejected by the embedder's feature set.
+        // outside this suite is rejected by the suite's feature set, as for
+        // the original modules.
         if Validator::new_with_features(WasmFeatures::all()).validate_all(&wasm).is_err() {
             return Outcome::Accepted;
         }
-        match Validator::new_with_features(self.features).validate_all(&wasm) {
-            Ok(_) => Outcome::Accepted,
+        match check_features(self.features, &wasm) {
+            Ok(()) => Outcome::Accepted,
             Err(e) => {
                 self.activity.gated += 1;
-                Outcome::Rejected(format!("needs a feature outside the suite: {e}"))
+                Outcome::Rejected(format!("outside the suite's features: {e}"))
             }
         }
     }

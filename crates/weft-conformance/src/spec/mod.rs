@@ -41,6 +41,7 @@
 
 mod host;
 mod instrumented;
+mod memory_image;
 mod original;
 mod outcome;
 mod runner;
@@ -218,20 +219,38 @@ impl Report {
     }
 }
 
+/// The native stack WebAssembly may use, for original and instrumented
+/// modules alike. The deepest finite recursion in the suite is 200 calls;
+/// infinite recursion must exhaust the stack. In the yield modes every call
+/// yields and every resume rewinds the whole stack, and a round trip copies
+/// it, so exhaustion costs grow with the square of the depth: a smaller
+/// stack than Wasmtime's default (512 KiB) keeps them small.
+const MAX_WASM_STACK: usize = 64 * 1024;
+
 fn wasmtime_config(features: WasmFeatures) -> wasmtime::Config {
     let mut config = wasmtime::Config::new();
     config.wasm_features(WasmFeatures::all(), false);
     config.wasm_features(features, true);
     config.wasm_backtrace_max_frames(None);
+    config.max_wasm_stack(MAX_WASM_STACK);
     config
 }
-
-/// The engines of one feature set.
-fn engines(features: WasmFeatures) -> Result<Engines> {
-    Ok(Engines {
-        original: wasmtime::Engine::new(&wasmtime_config(features))?,
-        instrumented: wasmtime::Engine::new(&wasmtime_config(features | WasmFeatures::MULTI_MEMORY))?,
-    })
+/// The round-trip mode builds a fresh store at every yield: a pooling
+/// allocator reuses instance, memory and table slots instead of mapping and
+/// unmapping them each time. The limits are far above what any spec script
+/// keeps alive at once.
+fn pooling() -> wasmtime::InstanceAllocationStrategy {
+    let mut pool = wasmtime::PoolingAllocationConfig::new();
+    pool.total_core_instances(4000)
+        .total_memories(4000)
+        .total_tables(4000)
+        .max_memories_per_module(200)
+        .max_tables_per_module(200)
+        .table_elements(1 << 20)
+        .max_core_instance_size(1 << 20)
+        .linear_memory_keep_resident(1 << 16)
+        .table_keep_resident(1 << 16);
+    wasmtime::InstanceAllocationStrategy::Pooling(pool)
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
@@ -254,10 +273,19 @@ pub fn run(options: &Options) -> Result<Report> {
         .filter(|f| options.filter.as_ref().is_none_or(|p| f.path.contains(p.as_str())))
         .collect();
 
+    // Original modules are validated and run with exactly their suite's
+    // features. Instrumented modules need multi-memory for their state
+    // memory; they all share one engine (what each suite may use is checked
+    // by the suite's feature set, see the module docs).
+    let all_features = files.iter().fold(WasmFeatures::MULTI_MEMORY, |all, f| all | f.features);
+    let mut config = wasmtime_config(all_features);
+    config.allocation_strategy(pooling());
+    let instrumented = wasmtime::Engine::new(&config)?;
     let mut by_features: HashMap<WasmFeatures, Engines> = HashMap::new();
     for file in &files {
         if !by_features.contains_key(&file.features) {
-            by_features.insert(file.features, engines(file.features)?);
+            let original = wasmtime::Engine::new(&wasmtime_config(file.features))?;
+            by_features.insert(file.features, Engines { original, instrumented: instrumented.clone() });
         }
     }
     let by_features = Arc::new(by_features);
@@ -278,7 +306,13 @@ pub fn run(options: &Options) -> Result<Report> {
                         .unwrap_or_else(|panic| runner::panicked(file, &options.modes, panic_message(&*panic)));
                     if options.progress {
                         let failed = report.failures.len();
-                        eprintln!("{:>8.2}s {} ({failed} failed)", started.elapsed().as_secs_f64(), file.path());
+                        eprintln!(
+                            "{:>8.2}s {} ({failed} failed, {} resumes, {} round trips)",
+                            started.elapsed().as_secs_f64(),
+                            file.path(),
+                            report.activity.resumes,
+                            report.activity.round_trips
+                        );
                     }
                     if let Ok(mut results) = results.lock() {
                         results[i] = Some(report);

@@ -6,6 +6,7 @@ use super::runner::Target;
 use super::values::Arg;
 use std::collections::HashMap;
 use std::sync::Arc;
+use wasmparser::{Validator, WasmFeatures};
 use wasmtime::{Engine, Instance, Linker, Module, Store, Val};
 
 /// Compiled original modules of one file, by binary.
@@ -15,17 +16,29 @@ pub struct OriginalCache {
 }
 
 impl OriginalCache {
-    fn get(&mut self, engine: &Engine, wasm: &Arc<Vec<u8>>) -> Result<Module, String> {
+    fn get(&mut self, engine: &Engine, features: WasmFeatures, wasm: &Arc<Vec<u8>>) -> Result<Module, String> {
         self.modules
             .entry(wasm.clone())
-            .or_insert_with(|| Module::from_binary(engine, wasm).map_err(|e| format!("{e:#}")))
+            .or_insert_with(|| {
+                check_features(features, wasm)?;
+                Module::from_binary(engine, wasm).map_err(|e| format!("{e:#}"))
+            })
             .clone()
     }
+}
+
+/// Validates `wasm` with exactly `features`, parser included. Wasmtime
+/// parses with every feature enabled (so that, for instance, memory limits
+/// are read as 64-bit LEB128 numbers even without memory64), so this is
+/// what holds the original modules to the suite's version of the format.
+pub fn check_features(features: WasmFeatures, wasm: &[u8]) -> Result<(), String> {
+    Validator::new_with_features(features).validate_all(wasm).map(|_| ()).map_err(|e| format!("{e}"))
 }
 
 /// One store running original modules.
 pub struct OriginalTarget<'c> {
     engine: Engine,
+    features: WasmFeatures,
     cache: &'c mut OriginalCache,
     store: Store<Data>,
     linker: Linker<Data>,
@@ -33,13 +46,14 @@ pub struct OriginalTarget<'c> {
 }
 
 impl<'c> OriginalTarget<'c> {
-    /// A fresh store with `spectest` defined.
-    pub fn new(engine: &Engine, cache: &'c mut OriginalCache) -> anyhow::Result<Self> {
+    /// A fresh store with `spectest` defined, for modules of a suite with
+    /// `features`.
+    pub fn new(engine: &Engine, features: WasmFeatures, cache: &'c mut OriginalCache) -> anyhow::Result<Self> {
         let mut store = Store::new(engine, ());
         let mut linker = Linker::new(engine);
         linker.allow_shadowing(true);
         Spectest::define(&mut store, &mut linker)?;
-        Ok(OriginalTarget { engine: engine.clone(), cache, store, linker, instances: Vec::new() })
+        Ok(OriginalTarget { engine: engine.clone(), features, cache, store, linker, instances: Vec::new() })
     }
 
     fn instance(&self, slot: usize) -> Result<Instance, Outcome> {
@@ -49,7 +63,7 @@ impl<'c> OriginalTarget<'c> {
 
 impl Target for OriginalTarget<'_> {
     fn instantiate(&mut self, wasm: &Arc<Vec<u8>>) -> Result<usize, Outcome> {
-        let module = self.cache.get(&self.engine, wasm).map_err(Outcome::Rejected)?;
+        let module = self.cache.get(&self.engine, self.features, wasm).map_err(Outcome::Rejected)?;
         match self.linker.instantiate(&mut self.store, &module) {
             Ok(instance) => {
                 self.instances.push(instance);
@@ -105,7 +119,10 @@ impl Target for OriginalTarget<'_> {
 
     fn validate(&mut self, wasm: &[u8]) -> Outcome {
         match Module::validate(&self.engine, wasm) {
-            Ok(()) => Outcome::Accepted,
+            Ok(()) => match check_features(self.features, wasm) {
+                Ok(()) => Outcome::Accepted,
+                Err(e) => Outcome::Rejected(e),
+            },
             Err(e) => Outcome::Rejected(format!("{e:#}")),
         }
     }

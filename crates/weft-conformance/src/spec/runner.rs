@@ -25,6 +25,9 @@ pub trait Target {
     /// Decides whether a module is valid: [`Outcome::Accepted`] or
     /// [`Outcome::Rejected`].
     fn validate(&mut self, wasm: &[u8]) -> Outcome;
+    /// The instances the script can still name (current, named,
+    /// registered); the others matter only if something references them.
+    fn set_roots(&mut self, _roots: &[usize]) {}
 }
 
 /// The names a script gives to instances and module definitions.
@@ -33,9 +36,18 @@ struct Scope {
     instances: HashMap<String, usize>,
     definitions: HashMap<String, Arc<Vec<u8>>>,
     current: Option<usize>,
+    registered: Vec<usize>,
 }
 
 impl Scope {
+    fn roots(&self) -> Vec<usize> {
+        let mut roots: Vec<usize> = self.instances.values().copied().chain(self.current).collect();
+        roots.extend_from_slice(&self.registered);
+        roots.sort_unstable();
+        roots.dedup();
+        roots
+    }
+
     fn resolve(&self, name: &Option<String>) -> Result<usize, Outcome> {
         match name {
             Some(n) => self.instances.get(n).copied().ok_or_else(|| Outcome::Error(format!("no module ${n}"))),
@@ -54,7 +66,9 @@ pub fn execute(target: &mut dyn Target, commands: &[Command], trace: Option<&str
             if let Some(label) = trace {
                 eprintln!("{label}:{} {}", command.line, command.kind.describe());
             }
-            execute_one(target, &mut scope, &command.kind)
+            let outcome = execute_one(target, &mut scope, &command.kind);
+            target.set_roots(&scope.roots());
+            outcome
         })
         .collect()
 }
@@ -103,7 +117,10 @@ fn execute_one(target: &mut dyn Target, scope: &mut Scope, kind: &CommandKind) -
         }
         CommandKind::Register { as_name, module } => match scope.resolve(module) {
             Ok(instance) => match target.register(as_name, instance) {
-                Ok(()) => Outcome::Done,
+                Ok(()) => {
+                    scope.registered.push(instance);
+                    Outcome::Done
+                }
                 Err(outcome) => outcome,
             },
             Err(outcome) => outcome,
@@ -210,7 +227,7 @@ pub fn run_file(file: &SpecFile, engines: &Engines, modes: &[Mode], trace: bool)
     };
 
     let mut original_cache = OriginalCache::default();
-    let original = match OriginalTarget::new(&engines.original, &mut original_cache) {
+    let original = match OriginalTarget::new(&engines.original, file.features, &mut original_cache) {
         Ok(mut target) => execute(&mut target, &commands, trace.then(|| format!("{path} [original]")).as_deref()),
         Err(e) => {
             fail_everywhere(&mut report, modes, format!("cannot set up the original store: {e:#}"));

@@ -38,14 +38,15 @@ pub struct SkippedFile {
 /// top of WebAssembly 2.0.
 ///
 /// `wasm-v2` is the core 2.0 testsuite. Its SIMD tests live in the `simd`
-/// proposal directory (the final SIMD tests, part of 2.0). The other
+/// proposal directory (the final SIMD tests, part of 2.0; one of them,
+/// `simd_memory-multi.wast`, also needs multi-memory). The other
 /// proposal directories merged into 2.0 (bulk memory, reference types,
 /// multi-value, mutable globals, sign extension, saturating conversions)
 /// hold earlier drafts of tests that `wasm-v2` contains in their final form,
 /// so they are not run a second time.
 const RUN: &[(RunSource, WasmFeatures)] = &[
     (RunSource::Version(SpecVersion::V2), WasmFeatures::empty()),
-    (RunSource::Proposal(Proposal::Simd), WasmFeatures::empty()),
+    (RunSource::Proposal(Proposal::Simd), WasmFeatures::MULTI_MEMORY),
     (RunSource::Proposal(Proposal::MultiMemory), WasmFeatures::MULTI_MEMORY),
     (RunSource::Proposal(Proposal::ExtendedConst), WasmFeatures::EXTENDED_CONST),
     (RunSource::Proposal(Proposal::RelaxedSimd), WasmFeatures::RELAXED_SIMD),
