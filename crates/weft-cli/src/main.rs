@@ -8,7 +8,11 @@ mod bench;
 mod demo;
 
 #[derive(Parser)]
-#[command(name = "weft", version, about = "Preemptible, persistent, movable WebAssembly scripts")]
+#[command(
+    name = "weft",
+    version,
+    about = "Preemptible, persistent, movable WebAssembly scripts"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -65,7 +69,10 @@ pub(crate) fn read_module(path: &Path) -> Result<Vec<u8>> {
     }
     let is_text = path.extension().is_some_and(|e| e == "wat" || e == "wast");
     if !is_text {
-        bail!("{}: not a WebAssembly module (no `\\0asm` magic) and not a .wat file", path.display());
+        bail!(
+            "{}: not a WebAssembly module (no `\\0asm` magic) and not a .wat file",
+            path.display()
+        );
     }
     wat::parse_bytes(&bytes)
         .map(|b| b.into_owned())
@@ -82,14 +89,22 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Instrument { input, output, mode, count_fuel, json } => {
+        Command::Instrument {
+            input,
+            output,
+            mode,
+            count_fuel,
+            json,
+        } => {
             let wasm = read_module(&input)?;
             let config = match mode {
                 Mode::Fuel => weft_instrument::Config::fuel(),
                 Mode::Flag => weft_instrument::Config::flag(count_fuel),
             };
-            let out = weft_instrument::instrument(&wasm, &config).with_context(|| format!("cannot instrument {}", input.display()))?;
-            std::fs::write(&output, &out.wasm).with_context(|| format!("cannot write {}", output.display()))?;
+            let out = weft_instrument::instrument(&wasm, &config)
+                .with_context(|| format!("cannot instrument {}", input.display()))?;
+            std::fs::write(&output, &out.wasm)
+                .with_context(|| format!("cannot write {}", output.display()))?;
             let instrumented = out.info.functions.iter().filter(|f| f.instrumented).count();
             let defined = out.info.functions.iter().filter(|f| !f.imported).count();
             if json {

@@ -111,7 +111,13 @@ struct Builder {
 }
 
 impl Builder {
-    fn new(key: LevelKey, opener: usize, inherited_dead: bool, opener_first: bool, rp: u32) -> Self {
+    fn new(
+        key: LevelKey,
+        opener: usize,
+        inherited_dead: bool,
+        opener_first: bool,
+        rp: u32,
+    ) -> Self {
         Builder {
             key,
             inherited_dead,
@@ -161,7 +167,11 @@ pub(crate) fn shape(ops: &[(Operator<'_>, usize)]) -> (bool, bool, u32) {
 
 /// Runs the first pass. `has_call` decides whether the function gets an
 /// entry check; `count_fuel` whether costs are charged at all.
-pub(crate) fn analyze(ops: &[(Operator<'_>, usize)], callees: &dyn Callees, has_call: bool) -> Analysis {
+pub(crate) fn analyze(
+    ops: &[(Operator<'_>, usize)],
+    callees: &dyn Callees,
+    has_call: bool,
+) -> Analysis {
     let mut a = Analysis {
         dead: vec![false; ops.len()],
         call_resume_point: vec![None; ops.len()],
@@ -177,7 +187,12 @@ pub(crate) fn analyze(ops: &[(Operator<'_>, usize)], callees: &dyn Callees, has_
         let rp = next_rp;
         next_rp += 1;
         let top = stack.last_mut().expect("function level");
-        top.boundaries.push(Boundary { op: None, lo: rp, hi: rp + 1, segment: 0 });
+        top.boundaries.push(Boundary {
+            op: None,
+            lo: rp,
+            hi: rp + 1,
+            segment: 0,
+        });
         top.seen_any = true;
     }
 
@@ -207,7 +222,12 @@ pub(crate) fn analyze(ops: &[(Operator<'_>, usize)], callees: &dyn Callees, has_
                         let rp = next_rp;
                         next_rp += 1;
                         loop_rps.push(Some(rp));
-                        child.boundaries.push(Boundary { op: None, lo: rp, hi: rp + 1, segment: 0 });
+                        child.boundaries.push(Boundary {
+                            op: None,
+                            lo: rp,
+                            hi: rp + 1,
+                            segment: 0,
+                        });
                         child.seen_any = true;
                     }
                 }
@@ -216,7 +236,13 @@ pub(crate) fn analyze(ops: &[(Operator<'_>, usize)], callees: &dyn Callees, has_
             Operator::Else => {
                 let then = stack.pop().expect("if level");
                 finish_level(&mut a, then.key, then.boundaries);
-                let mut arm = Builder::new(i, then.opener, then.inherited_dead, then.opener_first, then.first_resume_point);
+                let mut arm = Builder::new(
+                    i,
+                    then.opener,
+                    then.inherited_dead,
+                    then.opener_first,
+                    then.first_resume_point,
+                );
                 arm.is_loop = false;
                 stack.push(arm);
             }
@@ -225,7 +251,13 @@ pub(crate) fn analyze(ops: &[(Operator<'_>, usize)], callees: &dyn Callees, has_
                 if level.is_loop {
                     let cost = regions.pop().unwrap_or(0);
                     if let Some(Some(rp)) = loop_rps.pop() {
-                        a.loop_checks.insert(level.opener, Check { resume_point: rp, cost });
+                        a.loop_checks.insert(
+                            level.opener,
+                            Check {
+                                resume_point: rp,
+                                cost,
+                            },
+                        );
                     }
                 }
                 finish_level(&mut a, level.key, level.boundaries);
@@ -252,7 +284,10 @@ pub(crate) fn analyze(ops: &[(Operator<'_>, usize)], callees: &dyn Callees, has_
                 push_call(&mut a, &mut stack, &mut next_rp, i, dead);
                 mark_seen(&mut stack);
             }
-            Operator::Br { .. } | Operator::BrTable { .. } | Operator::Return | Operator::Unreachable => {
+            Operator::Br { .. }
+            | Operator::BrTable { .. }
+            | Operator::Return
+            | Operator::Unreachable => {
                 let top = stack.last_mut().expect("open level");
                 top.seen_any = true;
                 top.dead = true;
@@ -263,7 +298,10 @@ pub(crate) fn analyze(ops: &[(Operator<'_>, usize)], callees: &dyn Callees, has_
 
     let function_cost = regions.first().copied().unwrap_or(0);
     if has_call {
-        a.entry_check = Some(Check { resume_point: 0, cost: function_cost });
+        a.entry_check = Some(Check {
+            resume_point: 0,
+            cost: function_cost,
+        });
     } else {
         a.entry_charge = function_cost;
     }
@@ -287,7 +325,12 @@ fn push_call(a: &mut Analysis, stack: &mut [Builder], next_rp: &mut u32, i: usiz
     a.call_resume_point[i] = Some(rp);
     let top = stack.last_mut().expect("open level");
     let segment = u32::from(top.seen_any);
-    top.boundaries.push(Boundary { op: Some(i), lo: rp, hi: rp + 1, segment });
+    top.boundaries.push(Boundary {
+        op: Some(i),
+        lo: rp,
+        hi: rp + 1,
+        segment,
+    });
 }
 
 /// Numbers the segments of a finished level and records it if it has any
@@ -303,5 +346,11 @@ fn finish_level(a: &mut Analysis, key: LevelKey, mut boundaries: Vec<Boundary>) 
             b.segment = targets;
         }
     }
-    a.levels.insert(key, Level { boundaries, dispatch_targets: targets });
+    a.levels.insert(
+        key,
+        Level {
+            boundaries,
+            dispatch_targets: targets,
+        },
+    );
 }

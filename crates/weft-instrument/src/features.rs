@@ -19,8 +19,14 @@ wasmparser::for_each_operator!(define_proposal_of);
 /// Fails if `op` belongs to a proposal the pass rejects.
 pub(crate) fn check_operator(op: &Operator<'_>, func: u32) -> Result<()> {
     let feature = match proposal_of(op) {
-        "mvp" | "sign_extension" | "saturating_float_to_int" | "bulk_memory" | "simd"
-        | "relaxed_simd" | "multi_value" | "wide_arithmetic" => return Ok(()),
+        "mvp"
+        | "sign_extension"
+        | "saturating_float_to_int"
+        | "bulk_memory"
+        | "simd"
+        | "relaxed_simd"
+        | "multi_value"
+        | "wide_arithmetic" => return Ok(()),
         "reference_types" => return Ok(()),
         "threads" | "shared_everything_threads" => "threads",
         "exceptions" | "legacy_exceptions" => "exception handling",
@@ -29,9 +35,17 @@ pub(crate) fn check_operator(op: &Operator<'_>, func: u32) -> Result<()> {
         "gc" => "garbage collection",
         "stack_switching" => "stack switching",
         "memory_control" => "memory control",
-        other => return Err(unsupported(other, format!("instruction {op:?} in function {func}"))),
+        other => {
+            return Err(unsupported(
+                other,
+                format!("instruction {op:?} in function {func}"),
+            ));
+        }
     };
-    Err(unsupported(feature, format!("instruction {op:?} in function {func}")))
+    Err(unsupported(
+        feature,
+        format!("instruction {op:?} in function {func}"),
+    ))
 }
 
 /// Fails unless `ty` is a number, a vector, or a nullable `funcref` / `externref`.
@@ -46,9 +60,15 @@ pub(crate) fn check_ref_type(r: RefType, place: impl FnOnce() -> String) -> Resu
     if r == RefType::FUNCREF || r == RefType::EXTERNREF {
         Ok(())
     } else if r.is_concrete_type_ref() || !r.is_nullable() {
-        Err(unsupported("typed function references", format!("type {r} in {}", place())))
+        Err(unsupported(
+            "typed function references",
+            format!("type {r} in {}", place()),
+        ))
     } else {
-        Err(unsupported("garbage collection", format!("type {r} in {}", place())))
+        Err(unsupported(
+            "garbage collection",
+            format!("type {r} in {}", place()),
+        ))
     }
 }
 

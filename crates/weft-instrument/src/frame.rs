@@ -5,7 +5,9 @@ use crate::abi::{FRAME_HEADER_SIZE, STACK_BASE, STATE_NORMAL};
 use crate::error::{Error, Result};
 use crate::function::Internals;
 use crate::module::Env;
-use wasm_encoder::{BlockType, Encode, HeapType, Ieee32, Ieee64, Instruction, MemArg, RefType, ValType};
+use wasm_encoder::{
+    BlockType, Encode, HeapType, Ieee32, Ieee64, Instruction, MemArg, RefType, ValType,
+};
 
 /// A local saved in a frame.
 #[derive(Debug, Clone, Copy)]
@@ -64,7 +66,12 @@ impl FrameLayout {
             .ok()
             .filter(|s| *s < 1 << 30)
             .ok_or_else(|| Error::Limit("a function has too many locals to save".into()))?;
-        Ok(FrameLayout { in_memory, funcrefs, externrefs, size })
+        Ok(FrameLayout {
+            in_memory,
+            funcrefs,
+            externrefs,
+            size,
+        })
     }
 }
 
@@ -81,7 +88,11 @@ pub(crate) fn zero(ty: ValType) -> Instruction<'static> {
 }
 
 fn mem(env: &Env<'_>, offset: u32, align: u32) -> MemArg {
-    MemArg { offset: u64::from(offset), align, memory_index: env.state_memory }
+    MemArg {
+        offset: u64::from(offset),
+        align,
+        memory_index: env.state_memory,
+    }
 }
 
 fn load(env: &Env<'_>, ty: ValType, offset: u32) -> Instruction<'static> {
@@ -116,7 +127,11 @@ impl Code<'_> {
     }
 
     fn trap_if(&mut self) {
-        self.emit([Instruction::If(BlockType::Empty), Instruction::Unreachable, Instruction::End]);
+        self.emit([
+            Instruction::If(BlockType::Empty),
+            Instruction::Unreachable,
+            Instruction::End,
+        ]);
     }
 }
 
@@ -141,10 +156,24 @@ pub(crate) fn emit_prologue(
     }
     c.emit([GlobalGet(env.state_global), If(BlockType::Empty)]);
     // A frame must be there, and must be this function's.
-    c.emit([GlobalGet(env.sp_global), I32Const((STACK_BASE + size) as i32), I32LtU]);
+    c.emit([
+        GlobalGet(env.sp_global),
+        I32Const((STACK_BASE + size) as i32),
+        I32LtU,
+    ]);
     c.trap_if();
-    c.emit([GlobalGet(env.sp_global), I32Const(size as i32), I32Sub, LocalSet(locals.base)]);
-    c.emit([LocalGet(locals.base), load(env, ValType::I32, header), I32Const(func_index as i32), I32Ne]);
+    c.emit([
+        GlobalGet(env.sp_global),
+        I32Const(size as i32),
+        I32Sub,
+        LocalSet(locals.base),
+    ]);
+    c.emit([
+        LocalGet(locals.base),
+        load(env, ValType::I32, header),
+        I32Const(func_index as i32),
+        I32Ne,
+    ]);
     c.trap_if();
     c.emit([
         LocalGet(locals.base),
@@ -154,9 +183,18 @@ pub(crate) fn emit_prologue(
         I32GeU,
     ]);
     c.trap_if();
-    c.emit([LocalGet(locals.rp), I32Const(1), I32Add, LocalSet(locals.rp)]);
+    c.emit([
+        LocalGet(locals.rp),
+        I32Const(1),
+        I32Add,
+        LocalSet(locals.rp),
+    ]);
     for (slot, offset) in &layout.in_memory {
-        c.emit([LocalGet(locals.base), load(env, slot.ty, *offset), LocalSet(slot.index)]);
+        c.emit([
+            LocalGet(locals.base),
+            load(env, slot.ty, *offset),
+            LocalSet(slot.index),
+        ]);
     }
     for (refs, table, sp) in [
         (&layout.funcrefs, env.funcref_stack, env.funcref_sp),
@@ -165,16 +203,36 @@ pub(crate) fn emit_prologue(
         if refs.is_empty() {
             continue;
         }
-        let (table, sp) = (table.expect("reference stack"), sp.expect("reference stack pointer"));
+        let (table, sp) = (
+            table.expect("reference stack"),
+            sp.expect("reference stack pointer"),
+        );
         let temp = locals.saved_rp;
-        c.emit([GlobalGet(sp), I32Const(refs.len() as i32), I32Sub, LocalTee(temp), GlobalSet(sp)]);
+        c.emit([
+            GlobalGet(sp),
+            I32Const(refs.len() as i32),
+            I32Sub,
+            LocalTee(temp),
+            GlobalSet(sp),
+        ]);
         for (k, local) in refs.iter().enumerate() {
-            c.emit([LocalGet(temp), I32Const(k as i32), I32Add, TableGet(table), LocalSet(*local)]);
+            c.emit([
+                LocalGet(temp),
+                I32Const(k as i32),
+                I32Add,
+                TableGet(table),
+                LocalSet(*local),
+            ]);
         }
     }
     c.emit([LocalGet(locals.base), GlobalSet(env.sp_global)]);
     // The innermost frame ends the rewind.
-    c.emit([LocalGet(locals.base), I32Const(STACK_BASE as i32), I32Eq, If(BlockType::Empty)]);
+    c.emit([
+        LocalGet(locals.base),
+        I32Const(STACK_BASE as i32),
+        I32Eq,
+        If(BlockType::Empty),
+    ]);
     c.emit([I32Const(STATE_NORMAL), GlobalSet(env.state_global)]);
     if env.config.counts_fuel() {
         c.emit([
@@ -188,14 +246,26 @@ pub(crate) fn emit_prologue(
     }
     c.emit([End]);
     if entry_charge > 0 && env.config.counts_fuel() {
-        c.emit([Else, LocalGet(locals.fuel), I64Const(i64::from(entry_charge)), I64Sub, LocalSet(locals.fuel)]);
+        c.emit([
+            Else,
+            LocalGet(locals.fuel),
+            I64Const(i64::from(entry_charge)),
+            I64Sub,
+            LocalSet(locals.fuel),
+        ]);
     }
     c.emit([End]);
 }
 
 /// The save path: the operand stack holds the resume point (`i32`) and the
 /// fuel boost (`i64`); pushes this frame and leaves the zeros to the caller.
-pub(crate) fn emit_save_path(sink: &mut Vec<u8>, env: &Env<'_>, layout: &FrameLayout, locals: Internals, func_index: u32) {
+pub(crate) fn emit_save_path(
+    sink: &mut Vec<u8>,
+    env: &Env<'_>,
+    layout: &FrameLayout,
+    locals: Internals,
+    func_index: u32,
+) {
     use Instruction::*;
     let mut c = Code(sink);
     let size = layout.size;
@@ -205,16 +275,36 @@ pub(crate) fn emit_save_path(sink: &mut Vec<u8>, env: &Env<'_>, layout: &FrameLa
         c.emit([LocalGet(locals.fuel), GlobalSet(env.fuel_global)]);
     }
     for (refs, table, sp, heap) in [
-        (&layout.funcrefs, env.funcref_stack, env.funcref_sp, HeapType::FUNC),
-        (&layout.externrefs, env.externref_stack, env.externref_sp, HeapType::EXTERN),
+        (
+            &layout.funcrefs,
+            env.funcref_stack,
+            env.funcref_sp,
+            HeapType::FUNC,
+        ),
+        (
+            &layout.externrefs,
+            env.externref_stack,
+            env.externref_sp,
+            HeapType::EXTERN,
+        ),
     ] {
         if refs.is_empty() {
             continue;
         }
-        let (table, sp) = (table.expect("reference stack"), sp.expect("reference stack pointer"));
+        let (table, sp) = (
+            table.expect("reference stack"),
+            sp.expect("reference stack pointer"),
+        );
         let n = refs.len() as i32;
         c.emit([GlobalGet(sp), LocalSet(locals.base)]);
-        c.emit([TableSize(table), LocalGet(locals.base), I32Const(n), I32Add, I32LtU, If(BlockType::Empty)]);
+        c.emit([
+            TableSize(table),
+            LocalGet(locals.base),
+            I32Const(n),
+            I32Add,
+            I32LtU,
+            If(BlockType::Empty),
+        ]);
         c.emit([
             RefNull(heap),
             LocalGet(locals.base),
@@ -229,7 +319,13 @@ pub(crate) fn emit_save_path(sink: &mut Vec<u8>, env: &Env<'_>, layout: &FrameLa
         c.trap_if();
         c.emit([End]);
         for (k, local) in refs.iter().enumerate() {
-            c.emit([LocalGet(locals.base), I32Const(k as i32), I32Add, LocalGet(*local), TableSet(table)]);
+            c.emit([
+                LocalGet(locals.base),
+                I32Const(k as i32),
+                I32Add,
+                LocalGet(*local),
+                TableSet(table),
+            ]);
         }
         c.emit([LocalGet(locals.base), I32Const(n), I32Add, GlobalSet(sp)]);
     }
@@ -244,7 +340,12 @@ pub(crate) fn emit_save_path(sink: &mut Vec<u8>, env: &Env<'_>, layout: &FrameLa
         I64ShrU,
     ];
     c.emit(needed_pages.clone());
-    c.emit([MemorySize(env.state_memory), I64ExtendI32U, I64GtU, If(BlockType::Empty)]);
+    c.emit([
+        MemorySize(env.state_memory),
+        I64ExtendI32U,
+        I64GtU,
+        If(BlockType::Empty),
+    ]);
     c.emit(needed_pages);
     c.emit([
         MemorySize(env.state_memory),
@@ -258,7 +359,11 @@ pub(crate) fn emit_save_path(sink: &mut Vec<u8>, env: &Env<'_>, layout: &FrameLa
     c.trap_if();
     c.emit([End]);
     for (slot, offset) in &layout.in_memory {
-        c.emit([LocalGet(locals.base), LocalGet(slot.index), store(env, slot.ty, *offset)]);
+        c.emit([
+            LocalGet(locals.base),
+            LocalGet(slot.index),
+            store(env, slot.ty, *offset),
+        ]);
     }
     c.emit([
         LocalGet(locals.base),

@@ -118,10 +118,23 @@ impl FunctionEmitter<'_, '_> {
             }
             validator.define_locals(0, *count, *ty)?;
         }
-        let original_locals = u32::try_from(local_types.len()).map_err(|_| Error::Limit("too many locals".into()))?;
+        let original_locals =
+            u32::try_from(local_types.len()).map_err(|_| Error::Limit("too many locals".into()))?;
         let n = original_locals;
-        local_types.extend([ValType::I64, ValType::I32, ValType::I32, ValType::I32, ValType::I64]);
-        let internals = Internals { fuel: n, rp: n + 1, base: n + 2, saved_rp: n + 3, saved_boost: n + 4 };
+        local_types.extend([
+            ValType::I64,
+            ValType::I32,
+            ValType::I32,
+            ValType::I32,
+            ValType::I64,
+        ]);
+        let internals = Internals {
+            fuel: n,
+            rp: n + 1,
+            base: n + 2,
+            saved_rp: n + 3,
+            saved_boost: n + 4,
+        };
 
         let mut e = FunctionEmitter {
             env,
@@ -145,12 +158,14 @@ impl FunctionEmitter<'_, '_> {
             many => BlockType::FunctionType(e.types.intern(&[], many)),
         };
 
-        e.push(Instruction::Block(BlockType::FunctionType(env.save_block_type)));
+        e.push(Instruction::Block(BlockType::FunctionType(
+            env.save_block_type,
+        )));
         e.frames.push(Ctl::Synthetic);
         e.save_frame = 0;
         e.push(Instruction::Block(body_type));
         e.frames.push(Ctl::Original(0));
-        e.enter_level(FUNCTION_LEVEL, validator, 0, false)?;
+        e.enter_level(FUNCTION_LEVEL, validator, 0)?;
         if let Some(check) = analysis.entry_check {
             e.emit_check(check);
         }
@@ -165,7 +180,9 @@ impl FunctionEmitter<'_, '_> {
             // A boundary that starts a new segment: close its dispatch block.
             e.cross_boundary(i, validator)?;
             match op {
-                Operator::Block { blockty } | Operator::Loop { blockty } | Operator::If { blockty } => {
+                Operator::Block { blockty }
+                | Operator::Loop { blockty }
+                | Operator::If { blockty } => {
                     let bt = rt.block_type(*blockty).map_err(reencode_error)?;
                     e.push(match op {
                         Operator::Block { .. } => Instruction::Block(bt),
@@ -177,7 +194,7 @@ impl FunctionEmitter<'_, '_> {
                     let base = e.opener_slot_base(validator);
                     e.frames.push(Ctl::Original(base));
                     validator.op(offset, op)?;
-                    e.enter_level(i, validator, base, matches!(op, Operator::Loop { .. }))?;
+                    e.enter_level(i, validator, base)?;
                     if let Some(check) = analysis.loop_checks.get(&i) {
                         e.emit_check(*check);
                     }
@@ -190,7 +207,7 @@ impl FunctionEmitter<'_, '_> {
                         Some(Ctl::Original(base)) => *base,
                         _ => unreachable!("`else` closes an `if` frame"),
                     };
-                    e.enter_level(i, validator, base, false)?;
+                    e.enter_level(i, validator, base)?;
                 }
                 Operator::End => {
                     e.leave_level();
@@ -244,7 +261,10 @@ fn spill_type(t: wasmparser::ValType) -> ValType {
     use wasmparser::{AbstractHeapType, HeapType};
     match t {
         wasmparser::ValType::Ref(r) => match r.heap_type() {
-            HeapType::Abstract { ty: AbstractHeapType::Extern | AbstractHeapType::NoExtern, .. } => ValType::EXTERNREF,
+            HeapType::Abstract {
+                ty: AbstractHeapType::Extern | AbstractHeapType::NoExtern,
+                ..
+            } => ValType::EXTERNREF,
             _ => ValType::FUNCREF,
         },
         other => val_type(other),
@@ -252,7 +272,9 @@ fn spill_type(t: wasmparser::ValType) -> ValType {
 }
 
 pub(crate) fn val_type(t: wasmparser::ValType) -> ValType {
-    RoundtripReencoder.val_type(t).expect("supported value types always re-encode")
+    RoundtripReencoder
+        .val_type(t)
+        .expect("supported value types always re-encode")
 }
 
 fn reencode_error(e: wasm_encoder::reencode::Error) -> Error {
@@ -342,7 +364,10 @@ impl FunctionEmitter<'_, '_> {
     /// The spill slot position just above the current operand stack.
     fn opener_slot_base(&self, v: &FuncValidator<ValidatorResources>) -> u32 {
         let (base, frame_height) = match self.levels.last() {
-            Some(Some(state)) => (state.slot_base, v.get_control_frame(0).map_or(0, |f| f.height)),
+            Some(Some(state)) => (
+                state.slot_base,
+                v.get_control_frame(0).map_or(0, |f| f.height),
+            ),
             _ => return 0,
         };
         base + (v.operand_stack_height() as usize - frame_height) as u32
@@ -354,17 +379,18 @@ impl FunctionEmitter<'_, '_> {
         key: LevelKey,
         v: &FuncValidator<ValidatorResources>,
         slot_base: u32,
-        is_loop: bool,
     ) -> Result<()> {
         let Some(level) = self.analysis.levels.get(&key) else {
             self.levels.push(None);
             return Ok(());
         };
         let stack = self.level_stack(v, slot_base)?;
-        if is_loop && !stack.is_empty() {
-            // The parameters of a loop change with every iteration. When this
-            // frame is rewinding, the values arriving here were spilled when
-            // the loop was entered; the current ones are already in the slots.
+        if !stack.is_empty() {
+            // When this frame is rewinding, the values arriving here are the
+            // ones the level was first entered with; the level has changed
+            // them since (a loop's parameters change with every iteration, a
+            // block consumes its own), and the current values are already in
+            // the slots.
             let params: Vec<ValType> = stack.iter().map(|(t, _)| *t).collect();
             let ty = self.types.intern(&params, &[]);
             self.push(Instruction::LocalGet(self.internals.rp));
@@ -378,7 +404,12 @@ impl FunctionEmitter<'_, '_> {
         } else {
             self.spill(&stack);
         }
-        let mut state = LevelState { boundaries: &level.boundaries, next: 0, dispatch_frames: Vec::new(), slot_base };
+        let mut state = LevelState {
+            boundaries: &level.boundaries,
+            next: 0,
+            dispatch_frames: Vec::new(),
+            slot_base,
+        };
         // Boundaries in segment 0 are reached by falling in.
         while state.next < state.boundaries.len() && state.boundaries[state.next].segment == 0 {
             state.next += 1;
@@ -415,14 +446,19 @@ impl FunctionEmitter<'_, '_> {
 
     fn leave_level(&mut self) {
         if let Some(Some(state)) = self.levels.pop() {
-            debug_assert!(state.dispatch_frames.is_empty(), "every boundary was crossed");
+            debug_assert!(
+                state.dispatch_frames.is_empty(),
+                "every boundary was crossed"
+            );
         }
     }
 
     /// At the start of a boundary in segment > 0: spill, close its block, reload.
     fn cross_boundary(&mut self, i: usize, v: &FuncValidator<ValidatorResources>) -> Result<()> {
         let crossing = match self.levels.last() {
-            Some(Some(state)) => state.next < state.boundaries.len() && state.boundaries[state.next].op == Some(i),
+            Some(Some(state)) => {
+                state.next < state.boundaries.len() && state.boundaries[state.next].op == Some(i)
+            }
             _ => false,
         };
         if !crossing {
@@ -445,14 +481,20 @@ impl FunctionEmitter<'_, '_> {
     }
 
     /// The operand stack of the current level: (type, spill slot position).
-    fn level_stack(&self, v: &FuncValidator<ValidatorResources>, slot_base: u32) -> Result<Vec<(ValType, u32)>> {
+    fn level_stack(
+        &self,
+        v: &FuncValidator<ValidatorResources>,
+        slot_base: u32,
+    ) -> Result<Vec<(ValType, u32)>> {
         let frame = v.get_control_frame(0).expect("inside a function");
         let height = v.operand_stack_height() as usize;
         let mut stack = Vec::with_capacity(height.saturating_sub(frame.height));
         for pos in frame.height..height {
             let depth = height - 1 - pos;
             match v.get_operand_type(depth) {
-                Some(Some(t)) => stack.push((spill_type(t), slot_base + (pos - frame.height) as u32)),
+                Some(Some(t)) => {
+                    stack.push((spill_type(t), slot_base + (pos - frame.height) as u32))
+                }
                 _ => {
                     return Err(Error::Limit(format!(
                         "operand of unknown type at a resume point in function {}",
@@ -526,7 +568,11 @@ impl FunctionEmitter<'_, '_> {
                 memory_index: self.env.state_memory,
             }));
         }
-        let boost = if self.env.config.counts_fuel() { check.cost } else { 0 };
+        let boost = if self.env.config.counts_fuel() {
+            check.cost
+        } else {
+            0
+        };
         self.push(Instruction::If(BlockType::Empty));
         self.frames.push(Ctl::Synthetic);
         self.push(Instruction::I32Const(crate::abi::STATE_UNWINDING));
@@ -575,7 +621,10 @@ impl FunctionEmitter<'_, '_> {
         spills.sort_unstable();
         let saved: Vec<LocalSlot> = (0..self.original_locals)
             .chain(spills)
-            .map(|index| LocalSlot { index, ty: self.local_types[index as usize] })
+            .map(|index| LocalSlot {
+                index,
+                ty: self.local_types[index as usize],
+            })
             .collect();
         let layout = FrameLayout::new(saved)?;
         let mut groups: Vec<(u32, ValType)> = Vec::new();
@@ -599,7 +648,13 @@ impl FunctionEmitter<'_, '_> {
         f.raw(prologue);
         f.raw(self.out);
         let mut save = Vec::new();
-        crate::frame::emit_save_path(&mut save, self.env, &layout, self.internals, self.func_index);
+        crate::frame::emit_save_path(
+            &mut save,
+            self.env,
+            &layout,
+            self.internals,
+            self.func_index,
+        );
         for ty in results {
             crate::frame::zero(*ty).encode(&mut save);
         }

@@ -72,12 +72,20 @@ pub struct Config {
 impl Config {
     /// Deterministic fuel checks.
     pub fn fuel() -> Self {
-        Config { interrupt: Interrupt::Fuel, count_fuel: true, shared_state: false }
+        Config {
+            interrupt: Interrupt::Fuel,
+            count_fuel: true,
+            shared_state: false,
+        }
     }
 
     /// Interrupt-flag checks, optionally counting fuel.
     pub fn flag(count_fuel: bool) -> Self {
-        Config { interrupt: Interrupt::Flag, count_fuel, shared_state: false }
+        Config {
+            interrupt: Interrupt::Flag,
+            count_fuel,
+            shared_state: false,
+        }
     }
 
     /// The same configuration with [`Config::shared_state`] set.

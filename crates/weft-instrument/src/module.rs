@@ -11,13 +11,13 @@ use crate::{Config, FunctionInfo, Instrumented, ModuleInfo};
 use std::collections::{BTreeSet, HashMap};
 use wasm_encoder::reencode::Reencode;
 use wasm_encoder::{
-    BlockType, CodeSection, ConstExpr, ElementSection, Elements, EntityType, ExportKind, ExportSection,
-    FunctionSection, GlobalSection, GlobalType, MemorySection, MemoryType, Module, RefType,
-    TableSection, TableType, TypeSection, ValType,
+    BlockType, CodeSection, ConstExpr, ElementSection, Elements, EntityType, ExportKind,
+    ExportSection, FunctionSection, GlobalSection, GlobalType, MemorySection, MemoryType, Module,
+    RefType, TableSection, TableType, TypeSection, ValType,
 };
 use wasmparser::{
-    CompositeInnerType, ElementItems, ExternalKind, FuncToValidate, FunctionBody, Operator, Parser, Payload,
-    TypeRef, Validator, ValidatorResources, WasmFeatures,
+    CompositeInnerType, ElementItems, ExternalKind, FuncToValidate, FunctionBody, Operator, Parser,
+    Payload, TypeRef, Validator, ValidatorResources, WasmFeatures,
 };
 
 /// Types appended to the type section.
@@ -29,7 +29,11 @@ pub(crate) struct TypeInterner {
 
 impl TypeInterner {
     fn new(first: u32) -> Self {
-        TypeInterner { first, added: Vec::new(), index: HashMap::new() }
+        TypeInterner {
+            first,
+            added: Vec::new(),
+            index: HashMap::new(),
+        }
     }
 
     pub fn intern(&mut self, params: &[ValType], results: &[ValType]) -> u32 {
@@ -69,7 +73,10 @@ impl Env<'_> {
     }
 
     /// Instructions that record that a segment was dropped.
-    pub fn mark_dropped(&self, drop: &Operator<'_>) -> Option<[wasm_encoder::Instruction<'static>; 4]> {
+    pub fn mark_dropped(
+        &self,
+        drop: &Operator<'_>,
+    ) -> Option<[wasm_encoder::Instruction<'static>; 4]> {
         let segment = match drop {
             Operator::DataDrop { data_index } => *data_index,
             Operator::ElemDrop { elem_index } => self.data_segments + elem_index,
@@ -83,7 +90,10 @@ impl Env<'_> {
 
     /// The global and bit recording whether `segment` was dropped.
     fn dropped_bit(&self, segment: u32) -> (u32, i64) {
-        (self.first_dropped_global + segment / 64, 1i64 << (segment % 64))
+        (
+            self.first_dropped_global + segment / 64,
+            1i64 << (segment % 64),
+        )
     }
 }
 
@@ -130,9 +140,12 @@ struct Parsed<'a> {
 
 fn parse(wasm: &[u8]) -> Result<Parsed<'_>> {
     if wasm.len() < 8 || &wasm[0..4] != b"\0asm" {
-        return Err(Error::NotWasm("the file does not start with the WebAssembly magic bytes `\\0asm`".into()));
+        return Err(Error::NotWasm(
+            "the file does not start with the WebAssembly magic bytes `\\0asm`".into(),
+        ));
     }
-    let mut validator = Validator::new_with_features(WasmFeatures::default() | WasmFeatures::WIDE_ARITHMETIC);
+    let mut validator =
+        Validator::new_with_features(WasmFeatures::default() | WasmFeatures::WIDE_ARITHMETIC);
     let mut p = Parsed::default();
     for payload in Parser::new(0).parse_all(wasm) {
         let payload = payload?;
@@ -140,12 +153,21 @@ fn parse(wasm: &[u8]) -> Result<Parsed<'_>> {
             wasmparser::ValidPayload::Func(func, body) => p.bodies.push((body, func)),
             wasmparser::ValidPayload::End(_) | wasmparser::ValidPayload::Ok => {}
             wasmparser::ValidPayload::Parser(_) => {
-                return Err(unsupported("component model", "nested module or component".into()));
+                return Err(unsupported(
+                    "component model",
+                    "nested module or component".into(),
+                ));
             }
         }
         match payload {
-            Payload::Version { encoding: wasmparser::Encoding::Component, .. } => {
-                return Err(unsupported("component model", "the input is a component, not a core module".into()));
+            Payload::Version {
+                encoding: wasmparser::Encoding::Component,
+                ..
+            } => {
+                return Err(unsupported(
+                    "component model",
+                    "the input is a component, not a core module".into(),
+                ));
             }
             Payload::TypeSection(r) => {
                 for group in r {
@@ -153,7 +175,10 @@ fn parse(wasm: &[u8]) -> Result<Parsed<'_>> {
                     let multi = group.types().len() > 1;
                     for sub in group.types() {
                         if multi || !sub.is_final || sub.supertype_idx.is_some() {
-                            return Err(unsupported("garbage collection", "recursive or subtyped type definitions".into()));
+                            return Err(unsupported(
+                                "garbage collection",
+                                "recursive or subtyped type definitions".into(),
+                            ));
                         }
                         match &sub.composite_type.inner {
                             CompositeInnerType::Func(f) if !sub.composite_type.shared => {
@@ -163,9 +188,17 @@ fn parse(wasm: &[u8]) -> Result<Parsed<'_>> {
                                 p.func_types.push(Some(f.clone()));
                             }
                             CompositeInnerType::Cont(_) => {
-                                return Err(unsupported("stack switching", "a continuation type".into()));
+                                return Err(unsupported(
+                                    "stack switching",
+                                    "a continuation type".into(),
+                                ));
                             }
-                            _ => return Err(unsupported("garbage collection", "a struct or array type".into())),
+                            _ => {
+                                return Err(unsupported(
+                                    "garbage collection",
+                                    "a struct or array type".into(),
+                                ));
+                            }
                         }
                     }
                     p.types.push(group);
@@ -194,7 +227,9 @@ fn parse(wasm: &[u8]) -> Result<Parsed<'_>> {
                             p.global_types.push(g);
                             p.imported_globals += 1;
                         }
-                        TypeRef::Tag(_) => return Err(unsupported("exception handling", "an imported tag".into())),
+                        TypeRef::Tag(_) => {
+                            return Err(unsupported("exception handling", "an imported tag".into()));
+                        }
                     }
                     p.imports.push(imp);
                 }
@@ -219,7 +254,9 @@ fn parse(wasm: &[u8]) -> Result<Parsed<'_>> {
                     p.memories.push(m);
                 }
             }
-            Payload::TagSection(_) => return Err(unsupported("exception handling", "a tag section".into())),
+            Payload::TagSection(_) => {
+                return Err(unsupported("exception handling", "a tag section".into()));
+            }
             Payload::GlobalSection(r) => {
                 for g in r {
                     let g = g?;
@@ -260,7 +297,10 @@ fn parse(wasm: &[u8]) -> Result<Parsed<'_>> {
             Payload::CodeSectionStart { .. } | Payload::CodeSectionEntry(_) | Payload::End(_) => {}
             Payload::Version { .. } => {}
             other => {
-                return Err(unsupported("unknown", format!("unsupported section {:?}", other.as_section())));
+                return Err(unsupported(
+                    "unknown",
+                    format!("unsupported section {:?}", other.as_section()),
+                ));
             }
         }
     }
@@ -282,7 +322,10 @@ fn function_names(data: &[u8], offset: usize) -> HashMap<u32, String> {
 
 fn check_table(t: &wasmparser::TableType, place: &str) -> Result<()> {
     if t.table64 {
-        return Err(unsupported("memory64", format!("{place} with 64-bit indices")));
+        return Err(unsupported(
+            "memory64",
+            format!("{place} with 64-bit indices"),
+        ));
     }
     if t.shared {
         return Err(unsupported("threads", format!("{place} that is shared")));
@@ -295,10 +338,16 @@ fn check_memory(m: &wasmparser::MemoryType, place: &str) -> Result<()> {
         return Err(unsupported("threads", format!("{place} that is shared")));
     }
     if m.memory64 {
-        return Err(unsupported("memory64", format!("{place} with 64-bit addresses")));
+        return Err(unsupported(
+            "memory64",
+            format!("{place} with 64-bit addresses"),
+        ));
     }
     if m.page_size_log2.is_some() {
-        return Err(unsupported("custom page sizes", format!("{place} with a custom page size")));
+        return Err(unsupported(
+            "custom page sizes",
+            format!("{place} with a custom page size"),
+        ));
     }
     Ok(())
 }
@@ -334,14 +383,24 @@ fn read_body<'a>(body: &FunctionBody<'a>, func: u32) -> Result<Body<'a>> {
         ops.push((op, offset));
     }
     let (has_loop, has_call, cost) = analysis::shape(&ops);
-    Ok(Body { ops, locals, has_loop, has_call, cost })
+    Ok(Body {
+        ops,
+        locals,
+        has_loop,
+        has_call,
+        cost,
+    })
 }
 
 /// Whether values of reference type `r` can exist in code: in a signature,
 /// a local, a global, or produced by an instruction.
 fn uses_ref(p: &Parsed<'_>, bodies: &[Body<'_>], r: wasmparser::RefType) -> bool {
     let is = |t: &wasmparser::ValType| *t == wasmparser::ValType::Ref(r);
-    let in_types = p.func_types.iter().flatten().any(|f| f.params().iter().chain(f.results()).any(is));
+    let in_types = p
+        .func_types
+        .iter()
+        .flatten()
+        .any(|f| f.params().iter().chain(f.results()).any(is));
     let in_globals = p.global_types.iter().any(|g| is(&g.content_type));
     let in_code = bodies.iter().any(|b| {
         b.locals.iter().any(|(_, t)| is(t))
@@ -350,9 +409,10 @@ fn uses_ref(p: &Parsed<'_>, bodies: &[Body<'_>], r: wasmparser::RefType) -> bool
                     (r == wasmparser::RefType::FUNCREF) == (*hty == wasmparser::HeapType::FUNC)
                 }
                 Operator::RefFunc { .. } => r == wasmparser::RefType::FUNCREF,
-                Operator::TableGet { table } => {
-                    p.table_types.get(*table as usize).is_some_and(|t| t.element_type == r)
-                }
+                Operator::TableGet { table } => p
+                    .table_types
+                    .get(*table as usize)
+                    .is_some_and(|t| t.element_type == r),
                 Operator::TypedSelect { ty } => is(ty),
                 Operator::TypedSelectMulti { tys } => tys.iter().any(is),
                 _ => false,
@@ -427,36 +487,67 @@ impl Reencode for Remap {
     type Error = std::convert::Infallible;
 
     fn global_index(&mut self, g: u32) -> Result<u32, wasm_encoder::reencode::Error<Self::Error>> {
-        Ok(if g < self.imported_globals { g } else { g + self.added_global_imports })
+        Ok(if g < self.imported_globals {
+            g
+        } else {
+            g + self.added_global_imports
+        })
     }
 
     fn memory_index(&mut self, m: u32) -> Result<u32, wasm_encoder::reencode::Error<Self::Error>> {
-        Ok(if m < self.imported_memories { m } else { m + self.added_memory_imports })
+        Ok(if m < self.imported_memories {
+            m
+        } else {
+            m + self.added_memory_imports
+        })
     }
 
     fn table_index(&mut self, t: u32) -> Result<u32, wasm_encoder::reencode::Error<Self::Error>> {
-        Ok(if t < self.imported_tables { t } else { t + self.added_table_imports })
+        Ok(if t < self.imported_tables {
+            t
+        } else {
+            t + self.added_table_imports
+        })
     }
 }
 
 impl Remap {
     fn global(&self, g: u32) -> u32 {
-        if g < self.imported_globals { g } else { g + self.added_global_imports }
+        if g < self.imported_globals {
+            g
+        } else {
+            g + self.added_global_imports
+        }
     }
     fn memory(&self, m: u32) -> u32 {
-        if m < self.imported_memories { m } else { m + self.added_memory_imports }
+        if m < self.imported_memories {
+            m
+        } else {
+            m + self.added_memory_imports
+        }
     }
     fn table(&self, t: u32) -> u32 {
-        if t < self.imported_tables { t } else { t + self.added_table_imports }
+        if t < self.imported_tables {
+            t
+        } else {
+            t + self.added_table_imports
+        }
     }
 }
 
 /// One piece of control state the pass adds: where it lives and what it is.
 #[derive(Clone, Copy)]
 enum Control {
-    Global { name: &'static str, ty: ValType, init: i64 },
+    Global {
+        name: &'static str,
+        ty: ValType,
+        init: i64,
+    },
     Memory,
-    Table { name: &'static str, elem: RefType },
+    Table {
+        name: &'static str,
+        elem: RefType,
+    },
 }
 
 pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
@@ -479,11 +570,16 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
         can_unwind[f] = b.has_loop || b.has_call;
         leaf_cost[f] = b.cost;
     }
-    let callees = CalleeTable { can_unwind: &can_unwind, leaf_cost: &leaf_cost };
+    let callees = CalleeTable {
+        can_unwind: &can_unwind,
+        leaf_cost: &leaf_cost,
+    };
 
-    let has_drops = bodies
-        .iter()
-        .any(|b| b.ops.iter().any(|(op, _)| matches!(op, Operator::DataDrop { .. } | Operator::ElemDrop { .. })));
+    let has_drops = bodies.iter().any(|b| {
+        b.ops
+            .iter()
+            .any(|(op, _)| matches!(op, Operator::DataDrop { .. } | Operator::ElemDrop { .. }))
+    });
     let funcref_stack_needed = uses_ref(&p, &bodies, wasmparser::RefType::FUNCREF);
     let externref_stack_needed = uses_ref(&p, &bodies, wasmparser::RefType::EXTERNREF);
     let referenceable = referenceable_functions(&p, &bodies)?;
@@ -495,24 +591,52 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
         init: i64::from(abi::STATE_NORMAL),
     }];
     if config.counts_fuel() {
-        controls.push(Control::Global { name: abi::FUEL_GLOBAL, ty: ValType::I64, init: i64::MAX });
+        controls.push(Control::Global {
+            name: abi::FUEL_GLOBAL,
+            ty: ValType::I64,
+            init: i64::MAX,
+        });
     }
-    controls.push(Control::Global { name: abi::SP_GLOBAL, ty: ValType::I32, init: i64::from(abi::STACK_BASE) });
+    controls.push(Control::Global {
+        name: abi::SP_GLOBAL,
+        ty: ValType::I32,
+        init: i64::from(abi::STACK_BASE),
+    });
     if funcref_stack_needed {
-        controls.push(Control::Global { name: abi::FUNCREF_SP_GLOBAL, ty: ValType::I32, init: 0 });
+        controls.push(Control::Global {
+            name: abi::FUNCREF_SP_GLOBAL,
+            ty: ValType::I32,
+            init: 0,
+        });
     }
     if externref_stack_needed {
-        controls.push(Control::Global { name: abi::EXTERNREF_SP_GLOBAL, ty: ValType::I32, init: 0 });
+        controls.push(Control::Global {
+            name: abi::EXTERNREF_SP_GLOBAL,
+            ty: ValType::I32,
+            init: 0,
+        });
     }
     controls.push(Control::Memory);
     if funcref_stack_needed {
-        controls.push(Control::Table { name: abi::FUNCREF_STACK_TABLE, elem: RefType::FUNCREF });
+        controls.push(Control::Table {
+            name: abi::FUNCREF_STACK_TABLE,
+            elem: RefType::FUNCREF,
+        });
     }
     if externref_stack_needed {
-        controls.push(Control::Table { name: abi::EXTERNREF_STACK_TABLE, elem: RefType::EXTERNREF });
+        controls.push(Control::Table {
+            name: abi::EXTERNREF_STACK_TABLE,
+            elem: RefType::EXTERNREF,
+        });
     }
-    let control_globals = controls.iter().filter(|c| matches!(c, Control::Global { .. })).count() as u32;
-    let control_tables = controls.iter().filter(|c| matches!(c, Control::Table { .. })).count() as u32;
+    let control_globals = controls
+        .iter()
+        .filter(|c| matches!(c, Control::Global { .. }))
+        .count() as u32;
+    let control_tables = controls
+        .iter()
+        .filter(|c| matches!(c, Control::Table { .. }))
+        .count() as u32;
 
     let shared = config.shared_state;
     let remap = Remap {
@@ -525,9 +649,21 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
     };
     // Control state goes right after the input's imports (shared) or after
     // all its definitions (own).
-    let first_control_global = if shared { p.imported_globals } else { p.global_types.len() as u32 };
-    let state_memory = if shared { p.imported_memories } else { p.memories.len() as u32 };
-    let first_control_table = if shared { p.imported_tables } else { p.table_types.len() as u32 };
+    let first_control_global = if shared {
+        p.imported_globals
+    } else {
+        p.global_types.len() as u32
+    };
+    let state_memory = if shared {
+        p.imported_memories
+    } else {
+        p.memories.len() as u32
+    };
+    let first_control_table = if shared {
+        p.imported_tables
+    } else {
+        p.table_types.len() as u32
+    };
     let mut control_index: HashMap<&'static str, u32> = HashMap::new();
     let (mut g, mut t) = (first_control_global, first_control_table);
     for c in &controls {
@@ -549,7 +685,11 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
 
     let n_data = p.data.len() as u32;
     let n_elem = p.elements.len() as u32;
-    let dropped_globals = if has_drops { (n_data + n_elem).div_ceil(64) } else { 0 };
+    let dropped_globals = if has_drops {
+        (n_data + n_elem).div_ceil(64)
+    } else {
+        0
+    };
     let first_dropped_global = total_globals;
 
     let n_types: u32 = p.types.iter().map(|g| g.types().len() as u32).sum();
@@ -560,13 +700,21 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
     let func_params: Vec<u32> = p
         .func_type_of
         .iter()
-        .map(|t| p.func_types.get(*t as usize).and_then(|f| f.as_ref()).map_or(0, |f| f.params().len() as u32))
+        .map(|t| {
+            p.func_types
+                .get(*t as usize)
+                .and_then(|f| f.as_ref())
+                .map_or(0, |f| f.params().len() as u32)
+        })
         .collect();
     let env = Env {
         config: *config,
         remap,
         state_global: control_index[abi::STATE_GLOBAL],
-        fuel_global: control_index.get(abi::FUEL_GLOBAL).copied().unwrap_or(u32::MAX),
+        fuel_global: control_index
+            .get(abi::FUEL_GLOBAL)
+            .copied()
+            .unwrap_or(u32::MAX),
         sp_global: control_index[abi::SP_GLOBAL],
         funcref_sp: control_index.get(abi::FUNCREF_SP_GLOBAL).copied(),
         externref_sp: control_index.get(abi::EXTERNREF_SP_GLOBAL).copied(),
@@ -584,12 +732,23 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
     let mut functions = Vec::with_capacity(total_funcs);
     let name_of = |f: u32| p.names.as_ref().and_then(|n| n.get(&f).cloned());
     for f in 0..p.imported_funcs {
-        functions.push(FunctionInfo { name: name_of(f), imported: true, instrumented: false, resume_points: 0, frame_size: 0 });
+        functions.push(FunctionInfo {
+            name: name_of(f),
+            imported: true,
+            instrumented: false,
+            resume_points: 0,
+            frame_size: 0,
+        });
     }
-    let to_validate: Vec<_> = std::mem::take(&mut p.bodies).into_iter().map(|(_, v)| v).collect();
+    let to_validate: Vec<_> = std::mem::take(&mut p.bodies)
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
     for (i, (to_validate, body)) in to_validate.into_iter().zip(&bodies).enumerate() {
         let func_index = p.imported_funcs + i as u32;
-        let ty = p.func_types[p.func_type_of[func_index as usize] as usize].clone().expect("validated function type");
+        let ty = p.func_types[p.func_type_of[func_index as usize] as usize]
+            .clone()
+            .expect("validated function type");
         let mut validator = to_validate.into_validator(Default::default());
         if can_unwind[func_index as usize] {
             let a = analysis::analyze(&body.ops, &callees, body.has_call);
@@ -632,18 +791,35 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
     let mut module = Module::new();
     let mut type_section = TypeSection::new();
     for group in &p.types {
-        rt.parse_recursive_type_group(type_section.ty(), group.clone()).map_err(reencode)?;
+        rt.parse_recursive_type_group(type_section.ty(), group.clone())
+            .map_err(reencode)?;
     }
     for (params, results) in &types.added {
-        type_section.ty().function(params.iter().copied(), results.iter().copied());
+        type_section
+            .ty()
+            .function(params.iter().copied(), results.iter().copied());
     }
     module.section(&type_section);
 
-    let control_global_type = |ty: ValType| GlobalType { val_type: ty, mutable: true, shared: false };
-    let state_memory_type =
-        MemoryType { minimum: 1, maximum: Some(65536), memory64: false, shared: false, page_size_log2: None };
-    let stack_table_type =
-        |elem: RefType| TableType { element_type: elem, minimum: 0, maximum: None, table64: false, shared: false };
+    let control_global_type = |ty: ValType| GlobalType {
+        val_type: ty,
+        mutable: true,
+        shared: false,
+    };
+    let state_memory_type = MemoryType {
+        minimum: 1,
+        maximum: Some(65536),
+        memory64: false,
+        shared: false,
+        page_size_log2: None,
+    };
+    let stack_table_type = |elem: RefType| TableType {
+        element_type: elem,
+        minimum: 0,
+        maximum: None,
+        table64: false,
+        shared: false,
+    };
     let mut imports = wasm_encoder::ImportSection::new();
     for imp in &p.imports {
         let ty: EntityType = rt.entity_type(imp.ty).map_err(reencode)?;
@@ -656,7 +832,11 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
                 imports.import(abi::SHARED_STATE_MODULE, name, control_global_type(*ty));
             }
         }
-        imports.import(abi::SHARED_STATE_MODULE, abi::STATE_MEMORY, state_memory_type);
+        imports.import(
+            abi::SHARED_STATE_MODULE,
+            abi::STATE_MEMORY,
+            state_memory_type,
+        );
         for c in &controls {
             if let Control::Table { name, elem } = c {
                 imports.import(abi::SHARED_STATE_MODULE, name, stack_table_type(*elem));
@@ -719,7 +899,11 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
     if !shared {
         for c in &controls {
             if let Control::Global { ty, init, .. } = c {
-                let init = if *ty == ValType::I64 { ConstExpr::i64_const(*init) } else { ConstExpr::i32_const(*init as i32) };
+                let init = if *ty == ValType::I64 {
+                    ConstExpr::i64_const(*init)
+                } else {
+                    ConstExpr::i32_const(*init as i32)
+                };
                 globals.global(control_global_type(*ty), &init);
             }
         }
@@ -733,27 +917,43 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
 
     let mut exports = ExportSection::new();
     for e in &p.exports {
-        exports.export(e.name, rt.export_kind(e.kind).map_err(reencode)?, rt.external_index(e.kind, e.index).map_err(reencode)?);
+        exports.export(
+            e.name,
+            rt.export_kind(e.kind).map_err(reencode)?,
+            rt.external_index(e.kind, e.index).map_err(reencode)?,
+        );
     }
     for m in 0..p.memories.len() as u32 {
         exports.export(&abi::memory_export(m), ExportKind::Memory, remap.memory(m));
     }
     for (g, ty) in p.global_types.iter().enumerate() {
         if ty.mutable {
-            exports.export(&abi::global_export(g as u32), ExportKind::Global, remap.global(g as u32));
+            exports.export(
+                &abi::global_export(g as u32),
+                ExportKind::Global,
+                remap.global(g as u32),
+            );
         }
     }
     for t in 0..p.table_types.len() as u32 {
         exports.export(&abi::table_export(t), ExportKind::Table, remap.table(t));
     }
     for k in 0..dropped_globals {
-        exports.export(&abi::dropped_export(k), ExportKind::Global, first_dropped_global + k);
+        exports.export(
+            &abi::dropped_export(k),
+            ExportKind::Global,
+            first_dropped_global + k,
+        );
     }
     exports.export(abi::STATE_MEMORY, ExportKind::Memory, state_memory);
     for c in &controls {
         match c {
-            Control::Global { name, .. } => exports.export(name, ExportKind::Global, control_index[name]),
-            Control::Table { name, .. } => exports.export(name, ExportKind::Table, control_index[name]),
+            Control::Global { name, .. } => {
+                exports.export(name, ExportKind::Global, control_index[name])
+            }
+            Control::Table { name, .. } => {
+                exports.export(name, ExportKind::Table, control_index[name])
+            }
             Control::Memory => continue,
         };
     }
@@ -770,10 +970,15 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
 
     let mut elements = ElementSection::new();
     for e in &p.elements {
-        rt.parse_element(&mut elements, e.clone()).map_err(reencode)?;
+        rt.parse_element(&mut elements, e.clone())
+            .map_err(reencode)?;
     }
     if let Some(t) = functions_table {
-        elements.active(Some(t), &ConstExpr::i32_const(0), Elements::Functions(referenceable.clone().into()));
+        elements.active(
+            Some(t),
+            &ConstExpr::i32_const(0),
+            Elements::Functions(referenceable.clone().into()),
+        );
     }
     if !elements.is_empty() {
         module.section(&elements);
@@ -793,7 +998,10 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
         if c.name() == "name" {
             module.section(&name_section(&mut rt, c)?);
         } else {
-            module.section(&wasm_encoder::CustomSection { name: c.name().into(), data: c.data().into() });
+            module.section(&wasm_encoder::CustomSection {
+                name: c.name().into(),
+                data: c.data().into(),
+            });
         }
     }
 
@@ -803,7 +1011,13 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
         functions,
         referenceable_functions: referenceable,
         memories: p.memories.len() as u32,
-        mutable_globals: p.global_types.iter().enumerate().filter(|(_, g)| g.mutable).map(|(i, _)| i as u32).collect(),
+        mutable_globals: p
+            .global_types
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| g.mutable)
+            .map(|(i, _)| i as u32)
+            .collect(),
         tables: p.table_types.len() as u32,
         dropped_globals,
         data_segments: n_data,
@@ -815,13 +1029,20 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
 
 /// The name section without label names, which no longer match the
 /// instrumented code's blocks.
-fn name_section(rt: &mut Remap, c: &wasmparser::CustomSectionReader<'_>) -> Result<wasm_encoder::NameSection> {
+fn name_section(
+    rt: &mut Remap,
+    c: &wasmparser::CustomSectionReader<'_>,
+) -> Result<wasm_encoder::NameSection> {
     let mut names = wasm_encoder::NameSection::new();
-    let reader = wasmparser::NameSectionReader::new(wasmparser::BinaryReader::new(c.data(), c.data_offset()));
+    let reader = wasmparser::NameSectionReader::new(wasmparser::BinaryReader::new(
+        c.data(),
+        c.data_offset(),
+    ));
     for sub in reader {
         let sub = sub?;
         if !matches!(sub, wasmparser::Name::Label(_)) {
-            rt.parse_custom_name_subsection(&mut names, sub).map_err(reencode)?;
+            rt.parse_custom_name_subsection(&mut names, sub)
+                .map_err(reencode)?;
         }
     }
     Ok(names)
@@ -833,7 +1054,11 @@ fn reencode(e: wasm_encoder::reencode::Error) -> Error {
 
 /// A function that cannot unwind is copied as it is, except that dropping a
 /// segment is recorded in the state memory.
-fn copy_leaf(env: &Env<'_>, body: &Body<'_>, validator: &mut wasmparser::FuncValidator<ValidatorResources>) -> Result<wasm_encoder::Function> {
+fn copy_leaf(
+    env: &Env<'_>,
+    body: &Body<'_>,
+    validator: &mut wasmparser::FuncValidator<ValidatorResources>,
+) -> Result<wasm_encoder::Function> {
     let mut rt = env.remap;
     for (n, ty) in &body.locals {
         validator.define_locals(0, *n, *ty)?;
@@ -856,15 +1081,27 @@ fn copy_leaf(env: &Env<'_>, body: &Body<'_>, validator: &mut wasmparser::FuncVal
 /// as dropped.
 fn restore_segments_function(env: &Env<'_>, p: &Parsed<'_>) -> wasm_encoder::Function {
     let mut f = wasm_encoder::Function::new([]);
-    let data = p.data.iter().map(|d| matches!(d.kind, wasmparser::DataKind::Passive));
-    let elems = p.elements.iter().map(|e| matches!(e.kind, wasmparser::ElementKind::Passive));
+    let data = p
+        .data
+        .iter()
+        .map(|d| matches!(d.kind, wasmparser::DataKind::Passive));
+    let elems = p
+        .elements
+        .iter()
+        .map(|e| matches!(e.kind, wasmparser::ElementKind::Passive));
     for (segment, passive) in data.chain(elems).enumerate() {
         if !passive {
             continue;
         }
         let segment = segment as u32;
         let (global, bit) = env.dropped_bit(segment);
-        f.instructions().global_get(global).i64_const(bit).i64_and().i64_const(0).i64_ne().if_(BlockType::Empty);
+        f.instructions()
+            .global_get(global)
+            .i64_const(bit)
+            .i64_and()
+            .i64_const(0)
+            .i64_ne()
+            .if_(BlockType::Empty);
         if segment < env.data_segments {
             f.instructions().data_drop(segment);
         } else {
@@ -877,9 +1114,14 @@ fn restore_segments_function(env: &Env<'_>, p: &Parsed<'_>) -> wasm_encoder::Fun
 }
 
 /// A function body must close every block it opens.
-pub(crate) fn check_body_end(validator: &wasmparser::FuncValidator<ValidatorResources>, offset: usize) -> Result<()> {
+pub(crate) fn check_body_end(
+    validator: &wasmparser::FuncValidator<ValidatorResources>,
+    offset: usize,
+) -> Result<()> {
     if validator.control_stack_height() != 0 {
-        return Err(Error::Malformed(format!("function body must end with `end` (at offset {offset:#x})")));
+        return Err(Error::Malformed(format!(
+            "function body must end with `end` (at offset {offset:#x})"
+        )));
     }
     Ok(())
 }

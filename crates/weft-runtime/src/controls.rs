@@ -1,7 +1,9 @@
 //! Handles to the control state of one instrumented instance, and the
 //! call / unwind / rewind protocol of [`weft_instrument::abi`].
 
-use wasmtime::{AsContextMut, Func, Global, Instance, Memory, Result, Table, Val, bail, format_err};
+use wasmtime::{
+    AsContextMut, Func, Global, Instance, Memory, Result, Table, Val, bail, format_err,
+};
 use weft_instrument::{ModuleInfo, abi};
 
 /// How a call into an instrumented module ended.
@@ -34,23 +36,37 @@ pub struct Controls {
 }
 
 fn global(store: &mut impl AsContextMut, instance: &Instance, name: &str) -> Result<Global> {
-    instance.get_global(&mut *store, name).ok_or_else(|| format_err!("instrumented module has no global export `{name}`"))
+    instance
+        .get_global(&mut *store, name)
+        .ok_or_else(|| format_err!("instrumented module has no global export `{name}`"))
 }
 
 fn table(store: &mut impl AsContextMut, instance: &Instance, name: &str) -> Result<Table> {
-    instance.get_table(&mut *store, name).ok_or_else(|| format_err!("instrumented module has no table export `{name}`"))
+    instance
+        .get_table(&mut *store, name)
+        .ok_or_else(|| format_err!("instrumented module has no table export `{name}`"))
 }
 
 fn memory(store: &mut impl AsContextMut, instance: &Instance, name: &str) -> Result<Memory> {
-    instance.get_memory(&mut *store, name).ok_or_else(|| format_err!("instrumented module has no memory export `{name}`"))
+    instance
+        .get_memory(&mut *store, name)
+        .ok_or_else(|| format_err!("instrumented module has no memory export `{name}`"))
 }
 
 impl Controls {
     /// Finds the control exports of `instance`, an instance of a module
     /// instrumented with the given `info`.
-    pub fn new(store: &mut impl AsContextMut, instance: &Instance, info: &ModuleInfo) -> Result<Self> {
+    pub fn new(
+        store: &mut impl AsContextMut,
+        instance: &Instance,
+        info: &ModuleInfo,
+    ) -> Result<Self> {
         let state = global(store, instance, abi::STATE_GLOBAL)?;
-        let fuel = if info.config.counts_fuel() { Some(global(store, instance, abi::FUEL_GLOBAL)?) } else { None };
+        let fuel = if info.config.counts_fuel() {
+            Some(global(store, instance, abi::FUEL_GLOBAL)?)
+        } else {
+            None
+        };
         let sp = global(store, instance, abi::SP_GLOBAL)?;
         let stack_base = abi::STACK_BASE as i32;
         let state_memory = memory(store, instance, abi::STATE_MEMORY)?;
@@ -64,14 +80,17 @@ impl Controls {
         let externref_stack = stack(store, abi::EXTERNREF_STACK_TABLE, abi::EXTERNREF_SP_GLOBAL)?;
         let functions = instance.get_table(&mut *store, abi::FUNCTIONS_TABLE);
         let restore_segments = instance.get_func(&mut *store, abi::RESTORE_SEGMENTS_EXPORT);
-        let memories =
-            (0..info.memories).map(|m| memory(store, instance, &abi::memory_export(m))).collect::<Result<_>>()?;
+        let memories = (0..info.memories)
+            .map(|m| memory(store, instance, &abi::memory_export(m)))
+            .collect::<Result<_>>()?;
         let globals = info
             .mutable_globals
             .iter()
             .map(|g| Ok((*g, global(store, instance, &abi::global_export(*g))?)))
             .collect::<Result<_>>()?;
-        let tables = (0..info.tables).map(|t| table(store, instance, &abi::table_export(t))).collect::<Result<_>>()?;
+        let tables = (0..info.tables)
+            .map(|t| table(store, instance, &abi::table_export(t)))
+            .collect::<Result<_>>()?;
         let dropped = (0..info.dropped_globals)
             .map(|k| global(store, instance, &abi::dropped_export(k)))
             .collect::<Result<_>>()?;
@@ -138,29 +157,51 @@ impl Controls {
     /// `memory_reservation` on 64-bit hosts) and is never moved by growth.
     pub fn flag_address(&self, store: impl wasmtime::AsContext) -> *mut u32 {
         // The flag is at a 4-aligned offset of a page-aligned memory.
-        self.state_memory.data_ptr(store).wrapping_add(abi::FLAG_OFFSET as usize).cast::<u32>()
+        self.state_memory
+            .data_ptr(store)
+            .wrapping_add(abi::FLAG_OFFSET as usize)
+            .cast::<u32>()
     }
 
     /// Calls `func` from the normal state.
-    pub fn call(&self, mut store: impl AsContextMut, func: &Func, args: &[Val], results: &mut [Val]) -> Result<Step> {
+    pub fn call(
+        &self,
+        mut store: impl AsContextMut,
+        func: &Func,
+        args: &[Val],
+        results: &mut [Val],
+    ) -> Result<Step> {
         func.call(&mut store, args, results)?;
         Ok(self.step(&mut store))
     }
 
     /// Continues an unwound call to `func` (the same export that unwound).
-    pub fn resume(&self, mut store: impl AsContextMut, func: &Func, results: &mut [Val]) -> Result<Step> {
+    pub fn resume(
+        &self,
+        mut store: impl AsContextMut,
+        func: &Func,
+        results: &mut [Val],
+    ) -> Result<Step> {
         if self.sp(&mut store) == self.stack_base {
             bail!("nothing to resume: no frames in the state memory");
         }
         self.set_state(&mut store, abi::STATE_REWINDING)?;
         // Arguments are ignored on rewind: every frame restores its own locals.
-        let args: Vec<Val> = func.ty(&store).params().map(|t| t.default_value().unwrap_or(Val::I32(0))).collect();
+        let args: Vec<Val> = func
+            .ty(&store)
+            .params()
+            .map(|t| t.default_value().unwrap_or(Val::I32(0)))
+            .collect();
         func.call(&mut store, &args, results)?;
         Ok(self.step(&mut store))
     }
 
     fn step(&self, mut store: impl AsContextMut) -> Step {
-        if self.state(&mut store) == abi::STATE_UNWINDING { Step::Unwound } else { Step::Finished }
+        if self.state(&mut store) == abi::STATE_UNWINDING {
+            Step::Unwound
+        } else {
+            Step::Finished
+        }
     }
 
     /// The top of the frame stack.
@@ -173,7 +214,10 @@ impl Controls {
     pub fn reset(&self, mut store: impl AsContextMut) -> Result<()> {
         self.set_state(&mut store, abi::STATE_NORMAL)?;
         self.sp.set(&mut store, Val::I32(self.stack_base))?;
-        for (_, sp) in [self.funcref_stack, self.externref_stack].into_iter().flatten() {
+        for (_, sp) in [self.funcref_stack, self.externref_stack]
+            .into_iter()
+            .flatten()
+        {
             sp.set(&mut store, Val::I32(0))?;
         }
         self.set_flag(&mut store, false);

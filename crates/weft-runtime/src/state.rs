@@ -42,7 +42,12 @@ pub trait RefEncoder<T> {
 /// Turns [`RefValue`]s back into reference values of a store.
 pub trait RefDecoder<T> {
     /// Decodes one reference of the given heap type.
-    fn decode(&mut self, store: &mut StoreContextMut<'_, T>, v: RefValue, heap: &HeapType) -> Result<Ref>;
+    fn decode(
+        &mut self,
+        store: &mut StoreContextMut<'_, T>,
+        v: RefValue,
+        heap: &HeapType,
+    ) -> Result<Ref>;
 }
 
 /// The complete state of an instrumented instance between an unwind and
@@ -69,7 +74,11 @@ pub struct InstanceState {
     pub externref_stack: Vec<RefValue>,
 }
 
-fn encode_val<T>(store: &mut StoreContextMut<'_, T>, v: Val, refs: &mut dyn RefEncoder<T>) -> Result<StateValue> {
+fn encode_val<T>(
+    store: &mut StoreContextMut<'_, T>,
+    v: Val,
+    refs: &mut dyn RefEncoder<T>,
+) -> Result<StateValue> {
     Ok(match v {
         Val::I32(x) => StateValue::I32(x),
         Val::I64(x) => StateValue::I64(x),
@@ -94,7 +103,9 @@ fn decode_val<T>(
         (StateValue::F32(x), wasmtime::ValType::F32) => Val::F32(x),
         (StateValue::F64(x), wasmtime::ValType::F64) => Val::F64(x),
         (StateValue::V128(x), wasmtime::ValType::V128) => Val::V128(x.into()),
-        (StateValue::Ref(r), wasmtime::ValType::Ref(rt)) => refs.decode(store, r, rt.heap_type())?.into(),
+        (StateValue::Ref(r), wasmtime::ValType::Ref(rt)) => {
+            refs.decode(store, r, rt.heap_type())?.into()
+        }
         (v, ty) => bail!("state value {v:?} does not fit a global of type {ty}"),
     })
 }
@@ -107,7 +118,9 @@ fn capture_table<T>(
 ) -> Result<Vec<RefValue>> {
     let mut out = Vec::with_capacity(len as usize);
     for i in 0..len {
-        let r = table.get(&mut *store, i).ok_or_else(|| format_err!("table index {i} out of bounds"))?;
+        let r = table
+            .get(&mut *store, i)
+            .ok_or_else(|| format_err!("table index {i} out of bounds"))?;
         out.push(refs.encode(store, r)?);
     }
     Ok(out)
@@ -124,7 +137,11 @@ fn restore_table<T>(
     let size = table.size(&*store);
     let want = values.len() as u64;
     if size < want {
-        let null = if heap.is_func() { Ref::Func(None) } else { Ref::Extern(None) };
+        let null = if heap.is_func() {
+            Ref::Func(None)
+        } else {
+            Ref::Extern(None)
+        };
         table.grow(&mut *store, want - size, null)?;
     }
     for (i, v) in values.iter().enumerate() {
@@ -134,7 +151,11 @@ fn restore_table<T>(
     Ok(())
 }
 
-fn copy_memory<T>(store: &mut StoreContextMut<'_, T>, memory: &wasmtime::Memory, bytes: &[u8]) -> Result<()> {
+fn copy_memory<T>(
+    store: &mut StoreContextMut<'_, T>,
+    memory: &wasmtime::Memory,
+    bytes: &[u8],
+) -> Result<()> {
     let have = memory.data_size(&*store);
     if have < bytes.len() {
         let pages = (bytes.len() - have).div_ceil(65536) as u64;
@@ -146,7 +167,11 @@ fn copy_memory<T>(store: &mut StoreContextMut<'_, T>, memory: &wasmtime::Memory,
 
 impl Controls {
     /// Captures the complete state of the instance.
-    pub fn capture<T>(&self, mut store: StoreContextMut<'_, T>, refs: &mut dyn RefEncoder<T>) -> Result<InstanceState> {
+    pub fn capture<T>(
+        &self,
+        mut store: StoreContextMut<'_, T>,
+        refs: &mut dyn RefEncoder<T>,
+    ) -> Result<InstanceState> {
         let store = &mut store;
         let mut state = InstanceState::default();
         for m in &self.memories {
@@ -163,9 +188,13 @@ impl Controls {
         for g in &self.dropped {
             state.dropped.push(g.get(&mut *store).unwrap_i64());
         }
-        let sp = usize::try_from(self.sp(&mut *store)).map_err(|_| format_err!("negative frame stack pointer"))?;
+        let sp = usize::try_from(self.sp(&mut *store))
+            .map_err(|_| format_err!("negative frame stack pointer"))?;
         let data = self.state_memory.data(&*store);
-        state.state_memory = data.get(..sp).ok_or_else(|| format_err!("frame stack pointer beyond the state memory"))?.to_vec();
+        state.state_memory = data
+            .get(..sp)
+            .ok_or_else(|| format_err!("frame stack pointer beyond the state memory"))?
+            .to_vec();
         state.control_state = self.state(&mut *store);
         state.fuel = self.fuel(&mut *store);
         if let Some((table, sp)) = self.funcref_stack {
@@ -196,7 +225,9 @@ impl Controls {
         }
         let globals: HashMap<u32, wasmtime::Global> = self.globals.iter().copied().collect();
         for (index, v) in &state.globals {
-            let g = globals.get(index).ok_or_else(|| format_err!("the module has no mutable global {index}"))?;
+            let g = globals
+                .get(index)
+                .ok_or_else(|| format_err!("the module has no mutable global {index}"))?;
             let ty = g.ty(&*store).content().clone();
             let val = decode_val(store, *v, &ty, refs)?;
             g.set(&mut *store, val)?;
@@ -215,12 +246,16 @@ impl Controls {
         }
         copy_memory(store, &self.state_memory, &state.state_memory)?;
         self.set_flag(&mut *store, false);
-        self.sp.set(&mut *store, Val::I32(state.state_memory.len() as i32))?;
+        self.sp
+            .set(&mut *store, Val::I32(state.state_memory.len() as i32))?;
         self.set_state(&mut *store, state.control_state)?;
         if let Some(fuel) = state.fuel {
             self.set_fuel(&mut *store, fuel)?;
         }
-        for (stack, values) in [(self.funcref_stack, &state.funcref_stack), (self.externref_stack, &state.externref_stack)] {
+        for (stack, values) in [
+            (self.funcref_stack, &state.funcref_stack),
+            (self.externref_stack, &state.externref_stack),
+        ] {
             match stack {
                 Some((table, sp)) => {
                     restore_table(store, &table, values, refs)?;
@@ -262,7 +297,9 @@ impl FunctionsTable {
 
     /// The function index of a funcref of this instance.
     pub fn index_of<T>(&self, store: &mut StoreContextMut<'_, T>, f: &Func) -> Option<u32> {
-        self.by_address.get(&(f.to_raw(&mut *store) as usize)).copied()
+        self.by_address
+            .get(&(f.to_raw(&mut *store) as usize))
+            .copied()
     }
 
     /// The funcref of a function index of this instance.
@@ -277,7 +314,9 @@ impl<T> RefEncoder<T> for FunctionsTable {
             Ref::Func(None) | Ref::Extern(None) => Ok(RefValue::Null),
             Ref::Func(Some(f)) => match self.index_of(store, &f) {
                 Some(i) => Ok(RefValue::Func(u64::from(i))),
-                None => bail!("a funcref that is not a function of this instance cannot be captured"),
+                None => {
+                    bail!("a funcref that is not a function of this instance cannot be captured")
+                }
             },
             _ => bail!("host references cannot be captured by a functions table"),
         }
@@ -285,16 +324,21 @@ impl<T> RefEncoder<T> for FunctionsTable {
 }
 
 impl<T> RefDecoder<T> for FunctionsTable {
-    fn decode(&mut self, _store: &mut StoreContextMut<'_, T>, v: RefValue, heap: &HeapType) -> Result<Ref> {
+    fn decode(
+        &mut self,
+        _store: &mut StoreContextMut<'_, T>,
+        v: RefValue,
+        heap: &HeapType,
+    ) -> Result<Ref> {
         match v {
             RefValue::Null if heap.is_func() => Ok(Ref::Func(None)),
             RefValue::Null => Ok(Ref::Extern(None)),
             RefValue::Func(i) => {
                 let f = u32::try_from(i).ok().and_then(|i| self.func(i));
-                f.map(|f| Ref::Func(Some(f))).ok_or_else(|| format_err!("function {i} cannot be referenced"))
+                f.map(|f| Ref::Func(Some(f)))
+                    .ok_or_else(|| format_err!("function {i} cannot be referenced"))
             }
             RefValue::Extern(_) => bail!("host references cannot be restored by a functions table"),
         }
     }
 }
-

@@ -17,7 +17,12 @@ use std::process::{Command, Output};
 /// deeply and link with a shadow stack as large as a usual native stack
 /// (8 MiB); without contraction, floating-point results do not depend on
 /// whether the compiler fuses multiplies and adds.
-const CLANG_FLAGS: &[&str] = &["--target=wasm32-wasi", "-O2", "-ffp-contract=off", "-Wl,-z,stack-size=8388608"];
+const CLANG_FLAGS: &[&str] = &[
+    "--target=wasm32-wasi",
+    "-O2",
+    "-ffp-contract=off",
+    "-Wl,-z,stack-size=8388608",
+];
 /// The libraries every benchmark program is linked with.
 const CLANG_LIBS: &[&str] = &["-lm"];
 /// The Binaryen passes that produce the asyncify baseline.
@@ -39,10 +44,13 @@ pub(crate) struct Program {
 
 /// Lists the `*.c` files of `dir`, sorted by name.
 pub(crate) fn discover(dir: &Path) -> Result<Vec<Program>> {
-    let entries = std::fs::read_dir(dir).with_context(|| format!("cannot list the programs in {}", dir.display()))?;
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list the programs in {}", dir.display()))?;
     let mut programs = Vec::new();
     for entry in entries {
-        let path = entry.with_context(|| format!("cannot list the programs in {}", dir.display()))?.path();
+        let path = entry
+            .with_context(|| format!("cannot list the programs in {}", dir.display()))?
+            .path();
         if path.extension().is_none_or(|e| e != "c") || !path.is_file() {
             continue;
         }
@@ -96,7 +104,10 @@ impl Cache {
         }
         // Produce under a private name and rename, so that a concurrent run
         // never reads a half-written file.
-        let partial = self.dir.join(format!(".{name}-{hex}{suffix}.{}.partial", std::process::id()));
+        let partial = self.dir.join(format!(
+            ".{name}-{hex}{suffix}.{}.partial",
+            std::process::id()
+        ));
         let produced = produce(&partial);
         if let Err(e) = produced {
             let _ = std::fs::remove_file(&partial);
@@ -124,7 +135,10 @@ fn run_tool(command: &mut Command, tool: &str, packages: &str) -> Result<Output>
 fn tool_version(tool: &str, packages: &str) -> Result<String> {
     let output = run_tool(Command::new(tool).arg("--version"), tool, packages)?;
     if !output.status.success() {
-        bail!("`{tool} --version` failed: {}", String::from_utf8_lossy(&output.stderr).trim());
+        bail!(
+            "`{tool} --version` failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
     Ok(stdout.lines().next().unwrap_or_default().trim().to_owned())
@@ -138,7 +152,9 @@ pub(crate) struct Clang {
 impl Clang {
     /// Finds `clang` on the `PATH`.
     pub(crate) fn find() -> Result<Self> {
-        Ok(Clang { version: tool_version("clang", CLANG_PACKAGES)? })
+        Ok(Clang {
+            version: tool_version("clang", CLANG_PACKAGES)?,
+        })
     }
 
     /// The version line clang reports.
@@ -148,10 +164,15 @@ impl Clang {
 
     /// Compiles `program` to a WASI command module.
     pub(crate) fn compile(&self, cache: &Cache, program: &Program) -> Result<Vec<u8>> {
-        let source =
-            std::fs::read(&program.source).with_context(|| format!("cannot read {}", program.source.display()))?;
+        let source = std::fs::read(&program.source)
+            .with_context(|| format!("cannot read {}", program.source.display()))?;
         let flags = [CLANG_FLAGS, CLANG_LIBS].concat().join(" ");
-        let key = [b"clang".as_slice(), self.version.as_bytes(), flags.as_bytes(), &source];
+        let key = [
+            b"clang".as_slice(),
+            self.version.as_bytes(),
+            flags.as_bytes(),
+            &source,
+        ];
         cache.get_or_produce(&program.name, ".wasm", &key, |out| {
             let output = run_tool(
                 Command::new("clang").args(CLANG_FLAGS).arg(&program.source).args(CLANG_LIBS).arg("-o").arg(out),
@@ -178,7 +199,9 @@ pub(crate) struct WasmOpt {
 impl WasmOpt {
     /// Finds `wasm-opt` on the `PATH`.
     pub(crate) fn find() -> Result<Self> {
-        Ok(WasmOpt { version: tool_version("wasm-opt", BINARYEN_PACKAGE)? })
+        Ok(WasmOpt {
+            version: tool_version("wasm-opt", BINARYEN_PACKAGE)?,
+        })
     }
 
     /// The version line wasm-opt reports.
@@ -190,12 +213,22 @@ impl WasmOpt {
     /// optimized as Binaryen recommends.
     pub(crate) fn asyncify(&self, cache: &Cache, name: &str, wasm: &[u8]) -> Result<Vec<u8>> {
         let flags = ASYNCIFY_FLAGS.join(" ");
-        let key = [b"wasm-opt".as_slice(), self.version.as_bytes(), flags.as_bytes(), wasm];
+        let key = [
+            b"wasm-opt".as_slice(),
+            self.version.as_bytes(),
+            flags.as_bytes(),
+            wasm,
+        ];
         cache.get_or_produce(name, ".asyncify.wasm", &key, |out| {
             let input = out.with_extension("input.wasm");
-            std::fs::write(&input, wasm).with_context(|| format!("cannot write {}", input.display()))?;
+            std::fs::write(&input, wasm)
+                .with_context(|| format!("cannot write {}", input.display()))?;
             let output = run_tool(
-                Command::new("wasm-opt").arg(&input).args(ASYNCIFY_FLAGS).arg("-o").arg(out),
+                Command::new("wasm-opt")
+                    .arg(&input)
+                    .args(ASYNCIFY_FLAGS)
+                    .arg("-o")
+                    .arg(out),
                 "wasm-opt",
                 BINARYEN_PACKAGE,
             );

@@ -88,7 +88,9 @@ enum Stopwatch {
 impl Stopwatch {
     fn elapsed(&self) -> Duration {
         match self {
-            Stopwatch::Cpu(start) => thread_cpu_time().map_or(Duration::ZERO, |now| now.saturating_sub(*start)),
+            Stopwatch::Cpu(start) => {
+                thread_cpu_time().map_or(Duration::ZERO, |now| now.saturating_sub(*start))
+            }
             Stopwatch::Wall(start) => start.elapsed(),
         }
     }
@@ -98,7 +100,10 @@ impl Stopwatch {
 #[cfg(any(target_os = "linux", target_os = "macos", target_os = "freebsd"))]
 fn thread_cpu_time() -> Option<Duration> {
     let now = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
-    Some(Duration::new(u64::try_from(now.tv_sec).ok()?, u32::try_from(now.tv_nsec).ok()?))
+    Some(Duration::new(
+        u64::try_from(now.tv_sec).ok()?,
+        u32::try_from(now.tv_nsec).ok()?,
+    ))
 }
 
 /// The CPU time the calling thread has used.
@@ -132,11 +137,16 @@ impl Host {
     /// Modules must run inside [`on_large_stack`].
     pub(crate) fn new(mechanism: Mechanism) -> Result<Self> {
         let mut config = wasmtime::Config::new();
-        config.strategy(Strategy::Cranelift).cranelift_opt_level(OptLevel::Speed).wasm_multi_memory(true);
+        config
+            .strategy(Strategy::Cranelift)
+            .cranelift_opt_level(OptLevel::Speed)
+            .wasm_multi_memory(true);
         // With asynchronous support compiled in (WASI needs it), Wasmtime
         // requires the asynchronous stack to be at least as large as the
         // WebAssembly stack, even though nothing runs asynchronously here.
-        config.max_wasm_stack(WASM_STACK).async_stack_size(THREAD_STACK);
+        config
+            .max_wasm_stack(WASM_STACK)
+            .async_stack_size(THREAD_STACK);
         match mechanism {
             Mechanism::None => {}
             Mechanism::ConsumeFuel => {
@@ -146,24 +156,34 @@ impl Host {
                 config.epoch_interruption(true);
             }
         }
-        let engine = Engine::new(&config).map_err(anyhow::Error::from).context("cannot create a Wasmtime engine")?;
+        let engine = Engine::new(&config)
+            .map_err(anyhow::Error::from)
+            .context("cannot create a Wasmtime engine")?;
         let mut linker = Linker::new(&engine);
         p1::add_to_linker_sync(&mut linker, |cx| cx)
             .map_err(anyhow::Error::from)
             .context("cannot link WASI preview 1")?;
-        Ok(Host { mechanism, engine, linker })
+        Ok(Host {
+            mechanism,
+            engine,
+            linker,
+        })
     }
 
     /// Compiles `wasm` and resolves its imports.
     pub(crate) fn load(&self, wasm: &[u8]) -> Result<Runnable> {
-        let module =
-            Module::new(&self.engine, wasm).map_err(anyhow::Error::from).context("cannot compile the module")?;
+        let module = Module::new(&self.engine, wasm)
+            .map_err(anyhow::Error::from)
+            .context("cannot compile the module")?;
         let pre = self
             .linker
             .instantiate_pre(&module)
             .map_err(anyhow::Error::from)
             .context("cannot link the module with WASI preview 1")?;
-        Ok(Runnable { mechanism: self.mechanism, pre })
+        Ok(Runnable {
+            mechanism: self.mechanism,
+            pre,
+        })
     }
 }
 
@@ -198,7 +218,11 @@ impl Runnable {
     pub(crate) fn run(&self, args: &[String], clock: Clock) -> Result<Outcome> {
         let stdout = MemoryOutputPipe::new(OUTPUT_CAPACITY);
         let stderr = MemoryOutputPipe::new(OUTPUT_CAPACITY);
-        let wasi = WasiCtxBuilder::new().args(args).stdout(stdout.clone()).stderr(stderr.clone()).build_p1();
+        let wasi = WasiCtxBuilder::new()
+            .args(args)
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .build_p1();
         let mut store = Store::new(self.pre.module().engine(), wasi);
         match self.mechanism {
             Mechanism::None => {}
@@ -215,7 +239,9 @@ impl Runnable {
         });
         let elapsed = stopwatch.elapsed();
 
-        let (instance, result) = ran.map_err(anyhow::Error::from).context("cannot instantiate the module")?;
+        let (instance, result) = ran
+            .map_err(anyhow::Error::from)
+            .context("cannot instantiate the module")?;
         self.check_mechanism(&mut store, &instance)?;
         let exit_code = match result {
             Ok(()) => 0,
@@ -224,11 +250,20 @@ impl Runnable {
                 None => {
                     let stderr = String::from_utf8_lossy(&stderr.contents()).into_owned();
                     let e = anyhow::Error::from(e);
-                    return Err(if stderr.is_empty() { e } else { e.context(format!("stderr:\n{stderr}")) });
+                    return Err(if stderr.is_empty() {
+                        e
+                    } else {
+                        e.context(format!("stderr:\n{stderr}"))
+                    });
                 }
             },
         };
-        Ok(Outcome { elapsed, exit_code, stdout: stdout.contents().to_vec(), stderr: stderr.contents().to_vec() })
+        Ok(Outcome {
+            elapsed,
+            exit_code,
+            stdout: stdout.contents().to_vec(),
+            stderr: stderr.contents().to_vec(),
+        })
     }
 
     /// Fails unless the mechanism under test was active during the run and
@@ -246,7 +281,9 @@ impl Runnable {
         if let Some(state) = instance.get_global(&mut *store, abi::STATE_GLOBAL) {
             let state = state.get(&mut *store).i32();
             if state != Some(abi::STATE_NORMAL) {
-                bail!("the instrumented module ended in state {state:?} without being asked to yield");
+                bail!(
+                    "the instrumented module ended in state {state:?} without being asked to yield"
+                );
             }
         }
         if let Some(fuel) = instance.get_global(&mut *store, abi::FUEL_GLOBAL) {
@@ -265,13 +302,19 @@ fn call_entry(store: &mut Store<WasiP1Ctx>, instance: &Instance) -> wasmtime::Re
     if let Some(start) = instance.get_func(&mut *store, abi::START_EXPORT) {
         start.typed::<(), ()>(&*store)?.call(&mut *store, ())?;
     }
-    instance.get_typed_func::<(), ()>(&mut *store, "_start")?.call(&mut *store, ())
+    instance
+        .get_typed_func::<(), ()>(&mut *store, "_start")?
+        .call(&mut *store, ())
 }
 
 /// Fails unless `outcome` printed the same and exited the same as `reference`.
 pub(crate) fn check_same_behaviour(reference: &Outcome, outcome: &Outcome) -> Result<()> {
     if reference.exit_code != outcome.exit_code {
-        bail!("exit code {} instead of {}", outcome.exit_code, reference.exit_code);
+        bail!(
+            "exit code {} instead of {}",
+            outcome.exit_code,
+            reference.exit_code
+        );
     }
     check_same_output("stdout", &reference.stdout, &outcome.stdout)?;
     check_same_output("stderr", &reference.stderr, &outcome.stderr)
@@ -281,7 +324,10 @@ fn check_same_output(stream: &str, reference: &[u8], output: &[u8]) -> Result<()
     if reference != output {
         let expected = String::from_utf8_lossy(reference);
         let actual = String::from_utf8_lossy(output);
-        let line = expected.lines().zip(actual.lines()).position(|(e, a)| e != a);
+        let line = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(e, a)| e != a);
         let detail = match line {
             Some(n) => format!(
                 "line {} is {:?} instead of {:?}",
@@ -307,18 +353,32 @@ mod tests {
     use super::*;
 
     fn outcome(exit_code: i32, stdout: &str) -> Outcome {
-        Outcome { elapsed: Duration::ZERO, exit_code, stdout: stdout.into(), stderr: Vec::new() }
+        Outcome {
+            elapsed: Duration::ZERO,
+            exit_code,
+            stdout: stdout.into(),
+            stderr: Vec::new(),
+        }
     }
 
     #[test]
     fn same_behaviour_requires_same_exit_code_and_output() {
         let reference = outcome(6, "a\nb\n");
         check_same_behaviour(&reference, &outcome(6, "a\nb\n")).expect("identical runs");
-        let exit = check_same_behaviour(&reference, &outcome(0, "a\nb\n")).expect_err("other exit code");
+        let exit =
+            check_same_behaviour(&reference, &outcome(0, "a\nb\n")).expect_err("other exit code");
         assert_eq!(exit.to_string(), "exit code 0 instead of 6");
         let line = check_same_behaviour(&reference, &outcome(6, "a\nc\n")).expect_err("other line");
-        assert_eq!(line.to_string(), r#"stdout differs from the original's: line 2 is "c" instead of "b""#);
+        assert_eq!(
+            line.to_string(),
+            r#"stdout differs from the original's: line 2 is "c" instead of "b""#
+        );
         let short = check_same_behaviour(&reference, &outcome(6, "a\n")).expect_err("missing line");
-        assert!(short.to_string().contains("1 lines (2 bytes) instead of 2 lines (4 bytes)"), "{short}");
+        assert!(
+            short
+                .to_string()
+                .contains("1 lines (2 bytes) instead of 2 lines (4 bytes)"),
+            "{short}"
+        );
     }
 }

@@ -16,7 +16,11 @@ impl Summary {
         sorted.sort_unstable();
         let min = *sorted.first()?;
         let mid = sorted.len() / 2;
-        let median = if sorted.len() % 2 == 1 { sorted[mid] } else { (sorted[mid - 1] + sorted[mid]) / 2 };
+        let median = if sorted.len() % 2 == 1 {
+            sorted[mid]
+        } else {
+            (sorted[mid - 1] + sorted[mid]) / 2
+        };
         Some(Summary { median, min })
     }
 }
@@ -28,7 +32,9 @@ pub(crate) fn ratio(value: Duration, baseline: Duration) -> f64 {
 
 /// The geometric mean of positive `values`; `None` when there are none.
 pub(crate) fn geomean(values: impl IntoIterator<Item = f64>) -> Option<f64> {
-    let (sum, count) = values.into_iter().fold((0.0, 0usize), |(sum, count), v| (sum + v.ln(), count + 1));
+    let (sum, count) = values
+        .into_iter()
+        .fold((0.0, 0usize), |(sum, count), v| (sum + v.ln(), count + 1));
     (count > 0).then(|| (sum / count as f64).exp())
 }
 
@@ -38,9 +44,16 @@ mod tests {
 
     #[test]
     fn median_of_odd_and_even_counts() {
-        let ms = |v: &[u64]| v.iter().map(|&m| Duration::from_millis(m)).collect::<Vec<_>>();
+        let ms = |v: &[u64]| {
+            v.iter()
+                .map(|&m| Duration::from_millis(m))
+                .collect::<Vec<_>>()
+        };
         let odd = Summary::of(&ms(&[5, 1, 3])).expect("samples");
-        assert_eq!((odd.median, odd.min), (Duration::from_millis(3), Duration::from_millis(1)));
+        assert_eq!(
+            (odd.median, odd.min),
+            (Duration::from_millis(3), Duration::from_millis(1))
+        );
         let even = Summary::of(&ms(&[4, 1, 2, 3])).expect("samples");
         assert_eq!(even.median, Duration::from_micros(2500));
         assert!(Summary::of(&[]).is_none());

@@ -74,6 +74,9 @@ mod tests {
         t.header(vec!["name".into(), "value".into()]);
         t.row(vec!["a".into(), "1".into()]);
         t.footer(vec!["total".into(), "100".into()]);
-        assert_eq!(t.render(), "name   value\n------------\na          1\n------------\ntotal    100\n");
+        assert_eq!(
+            t.render(),
+            "name   value\n------------\na          1\n------------\ntotal    100\n"
+        );
     }
 }

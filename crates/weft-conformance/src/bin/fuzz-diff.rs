@@ -62,15 +62,24 @@ fn main() -> Result<()> {
     if let Some(index) = args.only {
         return run_one(&args, index);
     }
-    let bar = if args.quiet || args.json { ProgressBar::hidden() } else { ProgressBar::new(args.modules) };
+    let bar = if args.quiet || args.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(args.modules)
+    };
     bar.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} {per_sec} {msg}")
             .context("progress bar template")?
             .progress_chars("=> "),
     );
     let divergences = std::sync::atomic::AtomicU64::new(0);
-    let options =
-        Options { seed: args.seed, first: args.first, modules: args.modules, threads: args.threads, async_flag: args.async_flag };
+    let options = Options {
+        seed: args.seed,
+        first: args.first,
+        modules: args.modules,
+        threads: args.threads,
+        async_flag: args.async_flag,
+    };
     let summary = fuzz::run(&options, &|outcome| {
         if let Outcome::Divergence(d) = outcome {
             let n = divergences.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
@@ -104,20 +113,29 @@ fn print_classes(args: &Args, summary: &Summary) {
     for (class, modules) in classes(summary) {
         let shown: Vec<String> = modules.iter().take(8).map(u64::to_string).collect();
         let more = if modules.len() > 8 { ", ..." } else { "" };
-        println!("{:>6}  {class}  (modules {}{more})", modules.len(), shown.join(", "));
+        println!(
+            "{:>6}  {class}  (modules {}{more})",
+            modules.len(),
+            shown.join(", ")
+        );
     }
     for (reason, n) in &summary.skip_reasons {
         println!("{n:>6}  skipped: {reason}");
     }
     if let Some(d) = summary.divergences.first() {
-        println!("divergent modules are in {}; reproduce one with", args.out.display());
+        println!(
+            "divergent modules are in {}; reproduce one with",
+            args.out.display()
+        );
         println!("  {}", fuzz::reproduce_command(d));
     }
 }
 
 fn json(args: &Args, summary: &Summary) -> serde_json::Value {
-    let classes: serde_json::Map<String, serde_json::Value> =
-        classes(summary).into_iter().map(|(class, modules)| (class.to_string(), serde_json::json!(modules))).collect();
+    let classes: serde_json::Map<String, serde_json::Value> = classes(summary)
+        .into_iter()
+        .map(|(class, modules)| (class.to_string(), serde_json::json!(modules)))
+        .collect();
     serde_json::json!({
         "seed": args.seed,
         "first": args.first,
@@ -140,25 +158,43 @@ fn run_one(args: &Args, index: u64) -> Result<()> {
     let generated = Case::generate(args.seed, index)?;
     let case = match &args.wasm {
         Some(path) => {
-            let wasm = wat::parse_file(path).with_context(|| format!("cannot read {}", path.display()))?;
-            Case::with_module(args.seed, index, wasm, generated.calls.fuel_export.clone(), generated.calls.fuel_budget)
+            let wasm =
+                wat::parse_file(path).with_context(|| format!("cannot read {}", path.display()))?;
+            Case::with_module(
+                args.seed,
+                index,
+                wasm,
+                generated.calls.fuel_export.clone(),
+                generated.calls.fuel_budget,
+            )
         }
         None => generated,
     };
-    println!("module {index} of seed {}: {} bytes", args.seed, case.wasm.len());
+    println!(
+        "module {index} of seed {}: {} bytes",
+        args.seed,
+        case.wasm.len()
+    );
     println!("drive plan: {:?}", case.plan);
     if args.show_instrumented {
         let instrumented = weft_instrument::instrument(&case.wasm, &case.plan.config)?;
         println!("{}", wasmprinter::print_bytes(&instrumented.wasm)?);
     }
-    let poker = args.async_flag.then(|| fuzz::poker::Poker::start(std::time::Duration::from_micros(50)));
+    let poker = args
+        .async_flag
+        .then(|| fuzz::poker::Poker::start(std::time::Duration::from_micros(50)));
     match case.run_catching_panics(&engine, poker.as_ref()) {
         Outcome::Agree(stats) => println!("agree ({stats:?})"),
         Outcome::Inconclusive => println!("inconclusive: a run exhausted the native stack"),
         Outcome::Skipped(why) => println!("skipped: {why}"),
         Outcome::Divergence(d) => {
             let path = fuzz::save_divergence(&args.out, &d)?;
-            println!("DIVERGENCE: {}\n{}\nwritten to {}", d.class, d.detail, path.display());
+            println!(
+                "DIVERGENCE: {}\n{}\nwritten to {}",
+                d.class,
+                d.detail,
+                path.display()
+            );
             std::process::exit(1);
         }
     }

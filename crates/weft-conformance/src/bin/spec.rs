@@ -51,5 +51,9 @@ fn main() -> ExitCode {
         eprintln!("spec: {e}");
         return ExitCode::FAILURE;
     }
-    if report.failed() == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if report.failed() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

@@ -3,8 +3,8 @@
 //! moved to a fresh instance through a captured state now and then.
 
 use super::host::{Host, Interruptions, define_imports};
-use super::poker::{Poker, Registration};
 use super::observe::{Ending, FinalState, Observation, Step};
+use super::poker::{Poker, Registration};
 use super::values::FunctionIndices;
 use super::{CallPlan, INSTANTIATE, Shape, ending_of_error};
 use anyhow::{Context, Result, anyhow};
@@ -71,7 +71,8 @@ impl DrivePlan {
             8 => SlicePolicy::LogUniform(100_000),
             _ => SlicePolicy::Unlimited,
         };
-        let pick = |rng: &mut SmallRng, options: &[f64]| options[rng.random_range(0..options.len())];
+        let pick =
+            |rng: &mut SmallRng, options: &[f64]| options[rng.random_range(0..options.len())];
         DrivePlan {
             config,
             slices,
@@ -142,12 +143,22 @@ pub fn run(
         info,
         plan,
         func_exports: &shape.func_exports,
-        poker: if plan.config.checks_fuel() { None } else { poker },
-        rng: SmallRng::seed_from_u64(plan.seed), stats: DriveStats::default() };
+        poker: if plan.config.checks_fuel() {
+            None
+        } else {
+            poker
+        },
+        rng: SmallRng::seed_from_u64(plan.seed),
+        stats: DriveStats::default(),
+    };
     let interruptions = Interruptions::new(
         driver.rng.random(),
         plan.suspend_probability,
-        if plan.config.checks_fuel() { 0.0 } else { plan.flag_in_import_probability },
+        if plan.config.checks_fuel() {
+            0.0
+        } else {
+            plan.flag_in_import_probability
+        },
         plan.max_suspensions,
     );
     let host = Host::instrumented(calls.seed, interruptions);
@@ -157,12 +168,20 @@ pub fn run(
     let mut live = match driver.instantiate(host) {
         Ok(Ok(live)) => live,
         Ok(Err((ending, host))) => {
-            observation.steps.push(Step { what: INSTANTIATE.into(), ending, host_calls: host.log });
+            observation.steps.push(Step {
+                what: INSTANTIATE.into(),
+                ending,
+                host_calls: host.log,
+            });
             return Ok((observation, driver.stats));
         }
         Err(e) => {
             let ending = Ending::Failed(format!("{e:#}"));
-            observation.steps.push(Step { what: INSTANTIATE.into(), ending, host_calls: Vec::new() });
+            observation.steps.push(Step {
+                what: INSTANTIATE.into(),
+                ending,
+                host_calls: Vec::new(),
+            });
             return Ok((observation, driver.stats));
         }
     };
@@ -172,28 +191,47 @@ pub fn run(
         live = next;
         let host_calls = std::mem::take(&mut live.store.data_mut().log);
         let failed = !matches!(ending, Ending::Returned(_));
-        observation.steps.push(Step { what: INSTANTIATE.into(), ending, host_calls });
+        observation.steps.push(Step {
+            what: INSTANTIATE.into(),
+            ending,
+            host_calls,
+        });
         if failed {
             return Ok((observation, driver.finish(&live)));
         }
     } else {
         let host_calls = std::mem::take(&mut live.store.data_mut().log);
-        observation.steps.push(Step { what: INSTANTIATE.into(), ending: Ending::Returned(Vec::new()), host_calls });
+        observation.steps.push(Step {
+            what: INSTANTIATE.into(),
+            ending: Ending::Returned(Vec::new()),
+            host_calls,
+        });
     }
 
     for (name, index) in &shape.func_exports {
-        if driver.stats.round_trips < u64::from(plan.max_round_trips) && driver.chance(plan.round_trip_probability) {
+        if driver.stats.round_trips < u64::from(plan.max_round_trips)
+            && driver.chance(plan.round_trip_probability)
+        {
             match driver.round_trip(&mut live) {
                 Ok(()) => {}
                 Err(e) => {
                     let ending = Ending::Failed(format!("round trip between calls: {e:#}"));
-                    observation.steps.push(Step { what: name.clone(), ending, host_calls: Vec::new() });
+                    observation.steps.push(Step {
+                        what: name.clone(),
+                        ending,
+                        host_calls: Vec::new(),
+                    });
                     return Ok((observation, driver.stats));
                 }
             }
         }
-        let Some(func) = live.instance.get_func(&mut live.store, name) else { continue };
-        if let Some(fuel) = live.instance.get_global(&mut live.store, &calls.fuel_export) {
+        let Some(func) = live.instance.get_func(&mut live.store, name) else {
+            continue;
+        };
+        if let Some(fuel) = live
+            .instance
+            .get_global(&mut live.store, &calls.fuel_export)
+        {
             fuel.set(&mut live.store, Val::I32(calls.fuel_budget as i32))?;
         }
         let ty = func.ty(&live.store);
@@ -203,13 +241,22 @@ pub fn run(
         live = next;
         let host_calls = std::mem::take(&mut live.store.data_mut().log);
         let failed = matches!(ending, Ending::Failed(_));
-        observation.steps.push(Step { what: name.clone(), ending, host_calls });
+        observation.steps.push(Step {
+            what: name.clone(),
+            ending,
+            host_calls,
+        });
         if failed {
             return Ok((observation, driver.finish(&live)));
         }
     }
     let funcs = FunctionIndices::new(&mut live.store, &live.instance, &shape.func_exports);
-    observation.state = Some(FinalState::read(&mut live.store, &live.instance, &shape.state_exports, &funcs));
+    observation.state = Some(FinalState::read(
+        &mut live.store,
+        &live.instance,
+        &shape.state_exports,
+        &funcs,
+    ));
     Ok((observation, driver.finish(&live)))
 }
 
@@ -244,22 +291,39 @@ impl Driver<'_> {
             .get_memory(&mut store, abi::STATE_MEMORY)
             .ok_or_else(|| anyhow!("no `{}` export", abi::STATE_MEMORY))?;
         store.data_mut().attach(state_global, state_memory);
-        let poked = self.poker.map(|poker| poker.register(controls.flag_address(&store)));
-        Ok(Ok(Live { _poked: poked, store, instance, controls }))
+        let poked = self
+            .poker
+            .map(|poker| poker.register(controls.flag_address(&store)));
+        Ok(Ok(Live {
+            _poked: poked,
+            store,
+            instance,
+            controls,
+        }))
     }
 
     /// Captures the state of `live`, and replaces it with a fresh instance
     /// into which the state was restored.
     fn round_trip(&mut self, live: &mut Live) -> Result<()> {
         let mut encoder = FunctionsTable::new(live.store.as_context_mut(), &live.controls)?;
-        let state = live.controls.capture(live.store.as_context_mut(), &mut encoder).map_err(anyhow::Error::from).context("capture")?;
+        let state = live
+            .controls
+            .capture(live.store.as_context_mut(), &mut encoder)
+            .map_err(anyhow::Error::from)
+            .context("capture")?;
         let host = std::mem::replace(live.store.data_mut(), Host::original(0));
         let mut fresh = match self.instantiate(host)? {
             Ok(fresh) => fresh,
-            Err((ending, _)) => return Err(anyhow!("a fresh instance failed to instantiate: {ending}")),
+            Err((ending, _)) => {
+                return Err(anyhow!("a fresh instance failed to instantiate: {ending}"));
+            }
         };
         let mut decoder = FunctionsTable::new(fresh.store.as_context_mut(), &fresh.controls)?;
-        fresh.controls.restore(fresh.store.as_context_mut(), &state, &mut decoder).map_err(anyhow::Error::from).context("restore")?;
+        fresh
+            .controls
+            .restore(fresh.store.as_context_mut(), &state, &mut decoder)
+            .map_err(anyhow::Error::from)
+            .context("restore")?;
         self.stats.round_trips += 1;
         *live = fresh;
         Ok(())
@@ -302,7 +366,9 @@ impl Driver<'_> {
     /// (the one the call ended in).
     fn step(&mut self, mut live: Live, name: &str, args: &[Val], direct: bool) -> (Live, Ending) {
         live.store.data_mut().direct_call = direct;
-        let ending = self.drive(&mut live, name, args).unwrap_or_else(|e| Ending::Failed(format!("{e:#}")));
+        let ending = self
+            .drive(&mut live, name, args)
+            .unwrap_or_else(|e| Ending::Failed(format!("{e:#}")));
         live.store.data_mut().direct_call = false;
         if let Some(v) = live.store.data_mut().violation.take() {
             return (live, Ending::Failed(format!("import protocol: {v}")));
@@ -317,14 +383,23 @@ impl Driver<'_> {
     }
 
     fn drive(&mut self, live: &mut Live, name: &str, args: &[Val]) -> Result<Ending> {
-        let mut func = live.instance.get_func(&mut live.store, name).ok_or_else(|| anyhow!("no export `{name}`"))?;
+        let mut func = live
+            .instance
+            .get_func(&mut live.store, name)
+            .ok_or_else(|| anyhow!("no export `{name}`"))?;
         let ty = func.ty(&live.store);
-        let mut results: Vec<Val> = ty.results().map(|t| super::values::value_of_type(&t, 0)).collect();
+        let mut results: Vec<Val> = ty
+            .results()
+            .map(|t| super::values::value_of_type(&t, 0))
+            .collect();
         self.give_slice(live)?;
         if !self.plan.config.checks_fuel() && self.chance(self.plan.flag_at_call_probability) {
             live.controls.set_flag(&mut live.store, true);
         }
-        let mut progress = match live.controls.call(&mut live.store, &func, args, &mut results) {
+        let mut progress = match live
+            .controls
+            .call(&mut live.store, &func, args, &mut results)
+        {
             Ok(progress) => progress,
             Err(e) => return Ok(ending_of_error(e)),
         };
@@ -335,9 +410,15 @@ impl Driver<'_> {
             if resumes > MAX_RESUMES_PER_CALL {
                 return Err(anyhow!("no progress after {MAX_RESUMES_PER_CALL} resumes"));
             }
-            if self.stats.round_trips < u64::from(self.plan.max_round_trips) && self.chance(self.plan.round_trip_probability) {
-                self.round_trip(live).map_err(|e| anyhow!("round trip at a yield: {e:#}"))?;
-                func = live.instance.get_func(&mut live.store, name).ok_or_else(|| anyhow!("no export `{name}`"))?;
+            if self.stats.round_trips < u64::from(self.plan.max_round_trips)
+                && self.chance(self.plan.round_trip_probability)
+            {
+                self.round_trip(live)
+                    .map_err(|e| anyhow!("round trip at a yield: {e:#}"))?;
+                func = live
+                    .instance
+                    .get_func(&mut live.store, name)
+                    .ok_or_else(|| anyhow!("no export `{name}`"))?;
             }
             self.give_slice(live)?;
             live.controls.set_flag(&mut live.store, false);
@@ -348,12 +429,22 @@ impl Driver<'_> {
         }
         let sp = live.controls.sp(&mut live.store);
         if sp != abi::STACK_BASE as i32 {
-            return Err(anyhow!("the call finished with the frame stack at {sp}, not at its base {}", abi::STACK_BASE));
+            return Err(anyhow!(
+                "the call finished with the frame stack at {sp}, not at its base {}",
+                abi::STACK_BASE
+            ));
         }
         if live.store.data().has_pending() {
-            return Err(anyhow!("the call finished while an import call still awaited its rewind"));
+            return Err(anyhow!(
+                "the call finished while an import call still awaited its rewind"
+            ));
         }
         let funcs = FunctionIndices::new(&mut live.store, &live.instance, self.func_exports);
-        Ok(Ending::Returned(results.iter().map(|v| funcs.value(&mut live.store, v)).collect()))
+        Ok(Ending::Returned(
+            results
+                .iter()
+                .map(|v| funcs.value(&mut live.store, v))
+                .collect(),
+        ))
     }
 }

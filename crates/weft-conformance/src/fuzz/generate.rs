@@ -53,7 +53,15 @@ fn smith_config(rng: &mut SmallRng) -> wasm_smith::Config {
     // remaining ones (calls and loops among them) more frequent.
     if rng.random_bool(0.6) {
         use wasm_smith::InstructionKind as K;
-        let optional = [K::Numeric, K::Vector, K::Reference, K::Parametric, K::Variable, K::Table, K::Memory];
+        let optional = [
+            K::Numeric,
+            K::Vector,
+            K::Reference,
+            K::Parametric,
+            K::Variable,
+            K::Table,
+            K::Memory,
+        ];
         let mut kinds = vec![K::Control, K::NumericInt];
         kinds.extend(optional.into_iter().filter(|_| rng.random_bool(0.6)));
         c.allowed_instructions = wasm_smith::InstructionKinds::new(&kinds);
@@ -64,8 +72,16 @@ fn smith_config(rng: &mut SmallRng) -> wasm_smith::Config {
     c.max_tables = rng.random_range(1..=3);
     c.max_funcs = rng.random_range(1..=12);
     c.min_funcs = 1;
-    c.max_instructions = if rng.random_bool(0.2) { rng.random_range(100..=300) } else { rng.random_range(5..=100) };
-    c.max_imports = if rng.random_bool(0.2) { 0 } else { rng.random_range(1..=8) };
+    c.max_instructions = if rng.random_bool(0.2) {
+        rng.random_range(100..=300)
+    } else {
+        rng.random_range(5..=100)
+    };
+    c.max_imports = if rng.random_bool(0.2) {
+        0
+    } else {
+        rng.random_range(1..=8)
+    };
     c.max_globals = rng.random_range(0..=8);
     c.max_types = rng.random_range(1..=12);
     c.min_types = 1;
@@ -98,15 +114,27 @@ pub fn generate(seed: u64, index: u64) -> Result<Generated> {
 fn generate_attempt(seed: u64, index: u64, attempt: u64) -> Result<Generated> {
     let mut rng = SmallRng::seed_from_u64(mix_all(&[seed, index, 0x6765_6e, attempt]));
     let config = smith_config(&mut rng);
-    let len = if rng.random_bool(0.2) { rng.random_range(1024..=8192) } else { rng.random_range(64..=1024) };
+    let len = if rng.random_bool(0.2) {
+        rng.random_range(1024..=8192)
+    } else {
+        rng.random_range(64..=1024)
+    };
     let mut bytes = vec![0u8; len];
     rng.fill_bytes(&mut bytes);
     let mut module = wasm_smith::Module::new(config, &mut arbitrary::Unstructured::new(&bytes))
         .context("wasm-smith could not generate a module")?;
-    let fuel_budget = if rng.random_bool(0.1) { rng.random_range(1..=20) } else { rng.random_range(50..=1500) };
+    let fuel_budget = if rng.random_bool(0.1) {
+        rng.random_range(1..=20)
+    } else {
+        rng.random_range(50..=1500)
+    };
     let fuel_global = module.ensure_termination(fuel_budget)?;
     let (wasm, fuel_export) = export_global(&module.to_bytes(), fuel_global)?;
-    Ok(Generated { wasm, fuel_export, fuel_budget })
+    Ok(Generated {
+        wasm,
+        fuel_export,
+        fuel_budget,
+    })
 }
 
 /// Adds an export of global `global` to a module (which must already have
@@ -124,7 +152,10 @@ fn export_global(wasm: &[u8], global: u32) -> Result<(Vec<u8>, String)> {
     while names.contains(&name) {
         name.push('_');
     }
-    let mut adder = AddExport { name: Cow::Borrowed(&name), global };
+    let mut adder = AddExport {
+        name: Cow::Borrowed(&name),
+        global,
+    };
     let mut module = wasm_encoder::Module::new();
     adder
         .parse_core_module(&mut module, wasmparser::Parser::new(0), wasm)

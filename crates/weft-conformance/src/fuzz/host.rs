@@ -11,10 +11,12 @@
 //! and then it gives the answer it would have given the first time.
 
 use super::values::{digest_args, mix_all, null_of, value_of_type};
-use wasmtime::{Result, bail};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use wasmtime::{AsContextMut, Caller, Extern, ExternType, Func, FuncType, Global, Memory, Module, Store, Val};
+use wasmtime::{
+    AsContextMut, Caller, Extern, ExternType, Func, FuncType, Global, Memory, Module, Store, Val,
+};
+use wasmtime::{Result, bail};
 use weft_instrument::abi;
 
 /// One call of an imported function, as the program made it.
@@ -52,7 +54,12 @@ pub struct Interruptions {
 
 impl Interruptions {
     /// Interruptions drawn from `seed`.
-    pub fn new(seed: u64, suspend_probability: f64, flag_probability: f64, max_suspensions: u32) -> Self {
+    pub fn new(
+        seed: u64,
+        suspend_probability: f64,
+        flag_probability: f64,
+        max_suspensions: u32,
+    ) -> Self {
         Interruptions {
             rng: SmallRng::seed_from_u64(seed),
             suspend_probability,
@@ -85,12 +92,22 @@ pub struct Host {
 impl Host {
     /// The host of the original run.
     pub fn original(seed: u64) -> Self {
-        Host { seed, calls: 0, log: Vec::new(), interruptions: None, direct_call: false, violation: None }
+        Host {
+            seed,
+            calls: 0,
+            log: Vec::new(),
+            interruptions: None,
+            direct_call: false,
+            violation: None,
+        }
     }
 
     /// The host of the instrumented run.
     pub fn instrumented(seed: u64, interruptions: Interruptions) -> Self {
-        Host { interruptions: Some(interruptions), ..Host::original(seed) }
+        Host {
+            interruptions: Some(interruptions),
+            ..Host::original(seed)
+        }
     }
 
     /// Points the imports at the control state of a (new) instrumented instance.
@@ -108,7 +125,9 @@ impl Host {
 
     /// Whether an import call is waiting for the rewind.
     pub fn has_pending(&self) -> bool {
-        self.interruptions.as_ref().is_some_and(|i| i.pending.is_some())
+        self.interruptions
+            .as_ref()
+            .is_some_and(|i| i.pending.is_some())
     }
 
     /// Forgets a suspended call whose rewind will never come (the program trapped).
@@ -121,7 +140,12 @@ impl Host {
     fn answer(&self, import: u32, args: u64, ty: &FuncType) -> Vec<Val> {
         ty.results()
             .enumerate()
-            .map(|(k, t)| value_of_type(&t, mix_all(&[self.seed, self.calls, u64::from(import), args, k as u64])))
+            .map(|(k, t)| {
+                value_of_type(
+                    &t,
+                    mix_all(&[self.seed, self.calls, u64::from(import), args, k as u64]),
+                )
+            })
             .collect()
     }
 }
@@ -135,8 +159,17 @@ fn write_zeros(ty: &FuncType, results: &mut [Val]) {
     }
 }
 
-fn import_call(mut caller: Caller<'_, Host>, import: u32, ty: &FuncType, args: &[Val], results: &mut [Val]) -> Result<()> {
-    let call = HostCall { import, args: digest_args(args) };
+fn import_call(
+    mut caller: Caller<'_, Host>,
+    import: u32,
+    ty: &FuncType,
+    args: &[Val],
+    results: &mut [Val],
+) -> Result<()> {
+    let call = HostCall {
+        import,
+        args: digest_args(args),
+    };
     let state = caller
         .data()
         .interruptions
@@ -146,10 +179,17 @@ fn import_call(mut caller: Caller<'_, Host>, import: u32, ty: &FuncType, args: &
     if let Some(state) = state
         && state != abi::STATE_NORMAL
     {
-        violation(&mut caller, format!("import {import} called in control state {state}"));
+        violation(
+            &mut caller,
+            format!("import {import} called in control state {state}"),
+        );
         bail!("suspension protocol violated: import {import} called in control state {state}");
     }
-    let pending = caller.data_mut().interruptions.as_mut().and_then(|i| i.pending.take());
+    let pending = caller
+        .data_mut()
+        .interruptions
+        .as_mut()
+        .and_then(|i| i.pending.take());
     let answer = match pending {
         Some(p) if p.call == call => p.results,
         Some(p) => {
@@ -164,16 +204,23 @@ fn import_call(mut caller: Caller<'_, Host>, import: u32, ty: &FuncType, args: &
             let answer = caller.data().answer(import, call.args, ty);
             let direct = caller.data().direct_call;
             let suspend = match caller.data_mut().interruptions.as_mut() {
-                Some(i) if !direct && i.suspensions < i.max_suspensions && i.state_global.is_some() => {
+                Some(i)
+                    if !direct && i.suspensions < i.max_suspensions && i.state_global.is_some() =>
+                {
                     i.rng.random_bool(i.suspend_probability)
                 }
                 _ => false,
             };
             if suspend {
                 let host = caller.data_mut();
-                let Some(i) = host.interruptions.as_mut() else { unreachable!("checked above") };
+                let Some(i) = host.interruptions.as_mut() else {
+                    unreachable!("checked above")
+                };
                 i.suspensions += 1;
-                i.pending = Some(Pending { call, results: answer });
+                i.pending = Some(Pending {
+                    call,
+                    results: answer,
+                });
                 let global = i.state_global;
                 if let Some(g) = global {
                     g.set(&mut caller, Val::I32(abi::STATE_UNWINDING))?;
@@ -193,7 +240,11 @@ fn import_call(mut caller: Caller<'_, Host>, import: u32, ty: &FuncType, args: &
     let flag_memory = match host.interruptions.as_mut() {
         Some(i) if i.flag_probability > 0.0 => {
             let p = i.flag_probability;
-            if i.rng.random_bool(p) { i.state_memory } else { None }
+            if i.rng.random_bool(p) {
+                i.state_memory
+            } else {
+                None
+            }
         }
         _ => None,
     };

@@ -88,7 +88,10 @@ impl Shape {
             match payload? {
                 wasmparser::Payload::ImportSection(r) => {
                     for import in r.into_imports() {
-                        if matches!(import?.ty, wasmparser::TypeRef::Func(_) | wasmparser::TypeRef::FuncExact(_)) {
+                        if matches!(
+                            import?.ty,
+                            wasmparser::TypeRef::Func(_) | wasmparser::TypeRef::FuncExact(_)
+                        ) {
                             shape.imported_funcs += 1;
                         }
                     }
@@ -97,10 +100,14 @@ impl Shape {
                     for e in r {
                         let e = e?;
                         match e.kind {
-                            wasmparser::ExternalKind::Func => shape.func_exports.push((e.name.to_string(), e.index)),
+                            wasmparser::ExternalKind::Func => {
+                                shape.func_exports.push((e.name.to_string(), e.index))
+                            }
                             wasmparser::ExternalKind::Memory
                             | wasmparser::ExternalKind::Global
-                            | wasmparser::ExternalKind::Table => shape.state_exports.push((e.name.to_string(), e.kind)),
+                            | wasmparser::ExternalKind::Table => {
+                                shape.state_exports.push((e.name.to_string(), e.kind))
+                            }
                             _ => {}
                         }
                     }
@@ -128,8 +135,13 @@ pub struct CallPlan {
 impl CallPlan {
     /// The arguments of a call of export `name`.
     pub fn args(&self, name: &str, ty: &FuncType) -> Vec<Val> {
-        let name_hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-        ty.params().enumerate().map(|(k, t)| value_of_type(&t, mix_all(&[self.seed, name_hash, k as u64]))).collect()
+        let name_hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        ty.params()
+            .enumerate()
+            .map(|(k, t)| value_of_type(&t, mix_all(&[self.seed, name_hash, k as u64])))
+            .collect()
     }
 }
 
@@ -182,15 +194,37 @@ impl Case {
     /// Test case `index` of the run with seed `seed`.
     pub fn generate(seed: u64, index: u64) -> Result<Case> {
         let generated = generate::generate(seed, index)?;
-        Ok(Case::with_module(seed, index, generated.wasm, generated.fuel_export, generated.fuel_budget))
+        Ok(Case::with_module(
+            seed,
+            index,
+            generated.wasm,
+            generated.fuel_export,
+            generated.fuel_budget,
+        ))
     }
 
     /// Test case `index` of the run with seed `seed`, with another module
     /// (for instance a reduced one).
-    pub fn with_module(seed: u64, index: u64, wasm: Vec<u8>, fuel_export: String, fuel_budget: u32) -> Case {
-        let calls = CallPlan { seed: mix_all(&[seed, index, 0x6361_6c6c]), fuel_export, fuel_budget };
+    pub fn with_module(
+        seed: u64,
+        index: u64,
+        wasm: Vec<u8>,
+        fuel_export: String,
+        fuel_budget: u32,
+    ) -> Case {
+        let calls = CallPlan {
+            seed: mix_all(&[seed, index, 0x6361_6c6c]),
+            fuel_export,
+            fuel_budget,
+        };
         let plan = DrivePlan::draw(mix_all(&[seed, index, 0x6472_6976]));
-        Case { seed, index, wasm, calls, plan }
+        Case {
+            seed,
+            index,
+            wasm,
+            calls,
+            plan,
+        }
     }
 
     fn diverge(&self, class: impl Into<String>, detail: impl Into<String>) -> Outcome {
@@ -209,13 +243,20 @@ impl Case {
     pub fn run_catching_panics(&self, engine: &Engine, poker: Option<&Poker>) -> Outcome {
         install_panic_hook();
         CATCHING.with(|c| c.set(true));
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run(engine, poker)));
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run(engine, poker)));
         CATCHING.with(|c| c.set(false));
         match result {
             Ok(outcome) => outcome,
             Err(_) => {
-                let detail = LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| "unknown panic".into());
-                let place = detail.rsplit("(at ").next().unwrap_or("").trim_end_matches(')');
+                let detail = LAST_PANIC
+                    .with(|p| p.borrow_mut().take())
+                    .unwrap_or_else(|| "unknown panic".into());
+                let place = detail
+                    .rsplit("(at ")
+                    .next()
+                    .unwrap_or("")
+                    .trim_end_matches(')');
                 let file = place.split(':').next().unwrap_or(place);
                 self.diverge(format!("panic in {file}"), detail)
             }
@@ -239,13 +280,22 @@ impl Case {
         };
         let module = match Module::new(engine, &instrumented.wasm) {
             Ok(module) => module,
-            Err(e) => return self.diverge("the instrumented module does not compile", format!("{e:#}")),
+            Err(e) => {
+                return self.diverge("the instrumented module does not compile", format!("{e:#}"));
+            }
         };
-        let (observed, stats) =
-            match driven::run(engine, &module, &instrumented.info, &shape, &self.calls, &self.plan, poker) {
-                Ok(result) => result,
-                Err(e) => return self.diverge("the instrumented run failed", format!("{e:#}")),
-            };
+        let (observed, stats) = match driven::run(
+            engine,
+            &module,
+            &instrumented.info,
+            &shape,
+            &self.calls,
+            &self.plan,
+            poker,
+        ) {
+            Ok(result) => result,
+            Err(e) => return self.diverge("the instrumented run failed", format!("{e:#}")),
+        };
         match observe::compare(&original, &observed) {
             Verdict::Same => Outcome::Agree(stats),
             Verdict::StackExhausted => Outcome::Inconclusive,
@@ -358,7 +408,10 @@ impl Summary {
 /// A message up to its first digit, which usually starts an index or an
 /// offset that varies from module to module.
 fn reason_class(message: &str) -> String {
-    let cut = message.find(|c: char| c.is_ascii_digit()).unwrap_or(message.len()).min(100);
+    let cut = message
+        .find(|c: char| c.is_ascii_digit())
+        .unwrap_or(message.len())
+        .min(100);
     message[..cut].trim_end().to_string()
 }
 
@@ -392,7 +445,10 @@ fn install_panic_hook() {
                     .map(|s| s.to_string())
                     .or_else(|| info.payload().downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "a panic without a message".into());
-                let place = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+                let place = info
+                    .location()
+                    .map(|l| format!("{}:{}", l.file(), l.line()))
+                    .unwrap_or_default();
                 LAST_PANIC.with(|p| *p.borrow_mut() = Some(format!("{message} (at {place})")));
             } else {
                 previous(info);
@@ -411,7 +467,9 @@ pub fn run(options: &Options, progress: &(dyn Fn(&Outcome) + Sync)) -> Result<Su
         pool = pool.num_threads(threads);
     }
     let pool = pool.build().context("cannot start the worker threads")?;
-    let poker = options.async_flag.then(|| Poker::start(Duration::from_micros(50)));
+    let poker = options
+        .async_flag
+        .then(|| Poker::start(Duration::from_micros(50)));
     let start = Instant::now();
     let mut summary = pool.install(|| {
         (options.first..options.first + options.modules)
@@ -453,5 +511,8 @@ pub fn save_divergence(dir: &Path, d: &Divergence) -> Result<PathBuf> {
 
 /// The command that re-runs a divergent module.
 pub fn reproduce_command(d: &Divergence) -> String {
-    format!("cargo run --release -p weft-conformance --bin fuzz-diff -- --seed {} --only {}", d.seed, d.index)
+    format!(
+        "cargo run --release -p weft-conformance --bin fuzz-diff -- --seed {} --only {}",
+        d.seed, d.index
+    )
 }

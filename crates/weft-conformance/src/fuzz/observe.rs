@@ -25,7 +25,9 @@ impl Ending {
 
     fn same(&self, other: &Ending) -> bool {
         match (self, other) {
-            (Ending::Returned(a), Ending::Returned(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same(y)),
+            (Ending::Returned(a), Ending::Returned(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same(y))
+            }
             (Ending::Trapped(a), Ending::Trapped(b)) => a == b,
             _ => false,
         }
@@ -93,14 +95,19 @@ impl FinalState {
                 wasmparser::ExternalKind::Global => {
                     if let Some(g) = instance.get_global(&mut store, name) {
                         let v = g.get(&mut store);
-                        state.globals.push((name.clone(), funcs.value(&mut store, &v)));
+                        state
+                            .globals
+                            .push((name.clone(), funcs.value(&mut store, &v)));
                     }
                 }
                 wasmparser::ExternalKind::Table => {
                     if let Some(t) = instance.get_table(&mut store, name) {
                         let size = t.size(&store);
                         let elements = (0..size)
-                            .map(|i| t.get(&mut store, i).map_or(Value::OpaqueRef, |r| funcs.reference(&mut store, &r)))
+                            .map(|i| {
+                                t.get(&mut store, i)
+                                    .map_or(Value::OpaqueRef, |r| funcs.reference(&mut store, &r))
+                            })
                             .collect();
                         state.tables.push((name.clone(), elements));
                     }
@@ -138,11 +145,19 @@ pub enum Verdict {
 }
 
 fn describe_step(out: &mut String, run: &str, step: &Step) {
-    let _ = writeln!(out, "  {run}: {} ({} import calls)", step.ending, step.host_calls.len());
+    let _ = writeln!(
+        out,
+        "  {run}: {} ({} import calls)",
+        step.ending,
+        step.host_calls.len()
+    );
 }
 
 fn differ(class: impl Into<String>, detail: impl Into<String>) -> Verdict {
-    Verdict::Differ { class: class.into(), detail: detail.into() }
+    Verdict::Differ {
+        class: class.into(),
+        detail: detail.into(),
+    }
 }
 
 /// The kind of an ending, for classifying divergences.
@@ -153,7 +168,10 @@ fn kind(ending: &Ending) -> String {
         Ending::Failed(e) => {
             // Keep the message up to its first number, which is usually an
             // index or an offset that varies between modules.
-            let cut = e.find(|c: char| c.is_ascii_digit()).unwrap_or(e.len()).min(80);
+            let cut = e
+                .find(|c: char| c.is_ascii_digit())
+                .unwrap_or(e.len())
+                .min(80);
             format!("failure `{}`", e[..cut].trim_end())
         }
     }
@@ -163,9 +181,16 @@ fn kind(ending: &Ending) -> String {
 pub fn compare(original: &Observation, instrumented: &Observation) -> Verdict {
     for (i, (a, b)) in original.steps.iter().zip(&instrumented.steps).enumerate() {
         if let Ending::Failed(e) = &a.ending {
-            return differ("the original run failed", format!("step {i} ({}) of the original run failed: {e}", a.what));
+            return differ(
+                "the original run failed",
+                format!("step {i} ({}) of the original run failed: {e}", a.what),
+            );
         }
-        let first_call = a.host_calls.iter().zip(&b.host_calls).position(|(x, y)| x != y);
+        let first_call = a
+            .host_calls
+            .iter()
+            .zip(&b.host_calls)
+            .position(|(x, y)| x != y);
         let calls_differ = first_call.is_some() || a.host_calls.len() != b.host_calls.len();
         if a.ending.exhausted_stack() || b.ending.exhausted_stack() {
             // Before the overflow the import calls must agree.
@@ -173,7 +198,11 @@ pub fn compare(original: &Observation, instrumented: &Observation) -> Verdict {
             if first_call.is_some_and(|k| k < common) {
                 return differ(
                     "import calls differ",
-                    format!("step {i} ({}): import call {} differs before a stack overflow", a.what, first_call.unwrap_or(0)),
+                    format!(
+                        "step {i} ({}): import call {} differs before a stack overflow",
+                        a.what,
+                        first_call.unwrap_or(0)
+                    ),
                 );
             }
             return Verdict::StackExhausted;
@@ -192,10 +221,17 @@ pub fn compare(original: &Observation, instrumented: &Observation) -> Verdict {
             describe_step(&mut msg, "instrumented", b);
             let class = if a.ending.same(&b.ending) {
                 "import calls differ".to_string()
-            } else if matches!((&a.ending, &b.ending), (Ending::Returned(_), Ending::Returned(_))) {
+            } else if matches!(
+                (&a.ending, &b.ending),
+                (Ending::Returned(_), Ending::Returned(_))
+            ) {
                 "results differ".to_string()
             } else {
-                format!("original {}, instrumented {}", kind(&a.ending), kind(&b.ending))
+                format!(
+                    "original {}, instrumented {}",
+                    kind(&a.ending),
+                    kind(&b.ending)
+                )
             };
             return differ(class, msg);
         }
@@ -211,19 +247,37 @@ pub fn compare(original: &Observation, instrumented: &Observation) -> Verdict {
         );
     }
     match (&original.state, &instrumented.state) {
-        (Some(a), Some(b)) => compare_states(a, b).map_or(Verdict::Same, |(class, detail)| differ(class, detail)),
+        (Some(a), Some(b)) => {
+            compare_states(a, b).map_or(Verdict::Same, |(class, detail)| differ(class, detail))
+        }
         (None, None) => Verdict::Same,
-        _ => differ("only one run has a final state", "only one run has a final state"),
+        _ => differ(
+            "only one run has a final state",
+            "only one run has a final state",
+        ),
     }
 }
 
 fn compare_states(a: &FinalState, b: &FinalState) -> Option<(&'static str, String)> {
-    if a.memories.len() != b.memories.len() || a.globals.len() != b.globals.len() || a.tables.len() != b.tables.len() {
-        return Some(("final state differs", "the runs export different numbers of memories, globals or tables".into()));
+    if a.memories.len() != b.memories.len()
+        || a.globals.len() != b.globals.len()
+        || a.tables.len() != b.tables.len()
+    {
+        return Some((
+            "final state differs",
+            "the runs export different numbers of memories, globals or tables".into(),
+        ));
     }
     for ((name, x), (_, y)) in a.memories.iter().zip(&b.memories) {
         if x.len() != y.len() {
-            return Some(("memory size differs", format!("memory `{name}`: {} bytes in the original, {} instrumented", x.len(), y.len())));
+            return Some((
+                "memory size differs",
+                format!(
+                    "memory `{name}`: {} bytes in the original, {} instrumented",
+                    x.len(),
+                    y.len()
+                ),
+            ));
         }
         if let Some(at) = x.iter().zip(y).position(|(p, q)| p != q) {
             let end = (at + 16).min(x.len());
@@ -239,15 +293,31 @@ fn compare_states(a: &FinalState, b: &FinalState) -> Option<(&'static str, Strin
     }
     for ((name, x), (_, y)) in a.globals.iter().zip(&b.globals) {
         if !x.same(y) {
-            return Some(("global differs", format!("global `{name}`: original {x}, instrumented {y}")));
+            return Some((
+                "global differs",
+                format!("global `{name}`: original {x}, instrumented {y}"),
+            ));
         }
     }
     for ((name, x), (_, y)) in a.tables.iter().zip(&b.tables) {
         if x.len() != y.len() {
-            return Some(("table size differs", format!("table `{name}`: {} elements in the original, {} instrumented", x.len(), y.len())));
+            return Some((
+                "table size differs",
+                format!(
+                    "table `{name}`: {} elements in the original, {} instrumented",
+                    x.len(),
+                    y.len()
+                ),
+            ));
         }
         if let Some(at) = x.iter().zip(y).position(|(p, q)| !p.same(q)) {
-            return Some(("table contents differ", format!("table `{name}` element {at}: original {}, instrumented {}", x[at], y[at])));
+            return Some((
+                "table contents differ",
+                format!(
+                    "table `{name}` element {at}: original {}, instrumented {}",
+                    x[at], y[at]
+                ),
+            ));
         }
     }
     None

@@ -66,7 +66,11 @@ impl Poker {
                 })
                 .ok()
         };
-        Poker { targets, stop, thread }
+        Poker {
+            targets,
+            stop,
+            thread,
+        }
     }
 
     /// Registers the interrupt flag at `address`. It must stay valid until
@@ -76,7 +80,10 @@ impl Poker {
         targets.next_id += 1;
         let id = targets.next_id;
         targets.flags.push((id, address as usize));
-        Registration { targets: Arc::clone(&self.targets), id }
+        Registration {
+            targets: Arc::clone(&self.targets),
+            id,
+        }
     }
 }
 

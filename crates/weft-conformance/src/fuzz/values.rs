@@ -36,8 +36,12 @@ impl Value {
     /// allows: two NaNs of the same type are equal whatever their bits.
     pub fn same(&self, other: &Value) -> bool {
         match (self, other) {
-            (Value::F32(a), Value::F32(b)) => a == b || (f32::from_bits(*a).is_nan() && f32::from_bits(*b).is_nan()),
-            (Value::F64(a), Value::F64(b)) => a == b || (f64::from_bits(*a).is_nan() && f64::from_bits(*b).is_nan()),
+            (Value::F32(a), Value::F32(b)) => {
+                a == b || (f32::from_bits(*a).is_nan() && f32::from_bits(*b).is_nan())
+            }
+            (Value::F64(a), Value::F64(b)) => {
+                a == b || (f64::from_bits(*a).is_nan() && f64::from_bits(*b).is_nan())
+            }
             (Value::V128(a), Value::V128(b)) => a == b || same_v128_lanes(*a, *b),
             (a, b) => a == b,
         }
@@ -86,7 +90,11 @@ pub struct FunctionIndices {
 impl FunctionIndices {
     /// Reads the function exports of `instance`; `exports` gives the
     /// function index of each exported function name.
-    pub fn new(mut store: impl AsContextMut, instance: &Instance, exports: &[(String, u32)]) -> Self {
+    pub fn new(
+        mut store: impl AsContextMut,
+        instance: &Instance,
+        exports: &[(String, u32)],
+    ) -> Self {
         let mut by_address = HashMap::with_capacity(exports.len());
         for (name, index) in exports {
             if let Some(f) = instance.get_func(&mut store, name) {
@@ -97,7 +105,9 @@ impl FunctionIndices {
     }
 
     fn index_of(&self, mut store: impl AsContextMut, f: &Func) -> Option<u32> {
-        self.by_address.get(&(f.to_raw(&mut store) as usize)).copied()
+        self.by_address
+            .get(&(f.to_raw(&mut store) as usize))
+            .copied()
     }
 
     /// Turns a value of the instance's store into a [`Value`].
@@ -109,8 +119,12 @@ impl FunctionIndices {
             Val::F64(x) => Value::F64(*x),
             Val::V128(x) => Value::V128(x.as_u128()),
             Val::FuncRef(None) => Value::NullFunc,
-            Val::FuncRef(Some(f)) => self.index_of(&mut store, f).map_or(Value::ForeignFunc, Value::Func),
-            Val::ExternRef(None) | Val::AnyRef(None) | Val::ExnRef(None) | Val::ContRef(None) => Value::NullRef,
+            Val::FuncRef(Some(f)) => self
+                .index_of(&mut store, f)
+                .map_or(Value::ForeignFunc, Value::Func),
+            Val::ExternRef(None) | Val::AnyRef(None) | Val::ExnRef(None) | Val::ContRef(None) => {
+                Value::NullRef
+            }
             _ => Value::OpaqueRef,
         }
     }
@@ -119,7 +133,9 @@ impl FunctionIndices {
     pub fn reference(&self, mut store: impl AsContextMut, r: &Ref) -> Value {
         match r {
             Ref::Func(None) => Value::NullFunc,
-            Ref::Func(Some(f)) => self.index_of(&mut store, f).map_or(Value::ForeignFunc, Value::Func),
+            Ref::Func(Some(f)) => self
+                .index_of(&mut store, f)
+                .map_or(Value::ForeignFunc, Value::Func),
             Ref::Extern(None) | Ref::Any(None) | Ref::Exn(None) => Value::NullRef,
             _ => Value::OpaqueRef,
         }
@@ -136,7 +152,9 @@ pub fn mix(mut x: u64) -> u64 {
 
 /// Mixes a sequence of words into one.
 pub fn mix_all(words: &[u64]) -> u64 {
-    words.iter().fold(0x243f_6a88_85a3_08d3, |acc, w| mix(acc ^ mix(*w)))
+    words
+        .iter()
+        .fold(0x243f_6a88_85a3_08d3, |acc, w| mix(acc ^ mix(*w)))
 }
 
 const INTERESTING_I64: [i64; 16] = [
@@ -158,8 +176,20 @@ const INTERESTING_I64: [i64; 16] = [
     0x1_0000_0000,
 ];
 
-const INTERESTING_F64: [f64; 12] =
-    [0.0, -0.0, 1.0, -1.0, 0.5, 1e10, -1e-10, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 2147483648.0, 4294967296.5];
+const INTERESTING_F64: [f64; 12] = [
+    0.0,
+    -0.0,
+    1.0,
+    -1.0,
+    0.5,
+    1e10,
+    -1e-10,
+    f64::INFINITY,
+    f64::NEG_INFINITY,
+    f64::NAN,
+    2147483648.0,
+    4294967296.5,
+];
 
 /// A deterministic value of type `ty` drawn from `bits`: mostly small or
 /// boundary values, sometimes arbitrary bit patterns. References are null.
@@ -188,14 +218,17 @@ pub fn value_of_type(ty: &ValType, bits: u64) -> Val {
             _ => (float() as f32).to_bits(),
         }),
         ValType::F64 => Val::F64(float().to_bits()),
-        ValType::V128 => Val::V128(match pick {
-            0..=3 => 0u128,
-            4..=5 => {
-                let lane = u128::from(mix(rest) as u32);
-                lane | (lane << 32) | (lane << 64) | (lane << 96)
+        ValType::V128 => Val::V128(
+            match pick {
+                0..=3 => 0u128,
+                4..=5 => {
+                    let lane = u128::from(mix(rest) as u32);
+                    lane | (lane << 32) | (lane << 64) | (lane << 96)
+                }
+                _ => (u128::from(mix(rest)) << 64) | u128::from(mix(rest ^ 1)),
             }
-            _ => (u128::from(mix(rest)) << 64) | u128::from(mix(rest ^ 1)),
-        }.into()),
+            .into(),
+        ),
         ValType::Ref(r) => null_of(r.heap_type()),
     }
 }

@@ -48,8 +48,15 @@ impl Program {
     /// The program called `name` in [`programs_dir`].
     pub fn named(name: &str) -> Result<Program> {
         let source = programs_dir().join(format!("{name}.c"));
-        ensure!(source.is_file(), "no program `{name}`: {} does not exist", source.display());
-        Ok(Program { name: name.to_string(), source })
+        ensure!(
+            source.is_file(),
+            "no program `{name}`: {} does not exist",
+            source.display()
+        );
+        Ok(Program {
+            name: name.to_string(),
+            source,
+        })
     }
 
     /// The command line of a run: the program name, then `SCALE` if given.
@@ -67,8 +74,14 @@ pub fn all() -> Result<Vec<Program>> {
     for entry in std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == "c") {
-            let name = path.file_stem().and_then(|s| s.to_str()).context("non-UTF-8 program name")?;
-            programs.push(Program { name: name.to_string(), source: path.clone() });
+            let name = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .context("non-UTF-8 program name")?;
+            programs.push(Program {
+                name: name.to_string(),
+                source: path.clone(),
+            });
         }
     }
     programs.sort_by(|a, b| a.name.cmp(&b.name));
@@ -84,10 +97,13 @@ pub fn run_native(executable: &Path, args: &[String]) -> Result<Outcome> {
         .env_clear()
         .output()
         .with_context(|| format!("running {}", executable.display()))?;
-    let exit_code = output
-        .status
-        .code()
-        .ok_or_else(|| anyhow!("{} was killed by a signal ({})", executable.display(), output.status))?;
+    let exit_code = output.status.code().ok_or_else(|| {
+        anyhow!(
+            "{} was killed by a signal ({})",
+            executable.display(),
+            output.status
+        )
+    })?;
     Ok(Outcome {
         stdout: output.stdout,
         stderr: output.stderr,
@@ -115,12 +131,18 @@ impl Builds {
     pub fn new(toolchain: &Toolchain, program: &Program) -> Result<Builds> {
         let native = toolchain.compile(&program.source, Target::Native)?;
         let wasm_path = toolchain.compile(&program.source, Target::Wasm)?;
-        let wasm = std::fs::read(&wasm_path).with_context(|| format!("reading {}", wasm_path.display()))?;
+        let wasm = std::fs::read(&wasm_path)
+            .with_context(|| format!("reading {}", wasm_path.display()))?;
         let fuel = weft_instrument::instrument(&wasm, &Config::fuel())
             .with_context(|| format!("instrumenting {} for fuel", program.name))?;
         let flag = weft_instrument::instrument(&wasm, &Config::flag(true))
             .with_context(|| format!("instrumenting {} for the interrupt flag", program.name))?;
-        Ok(Builds { native, wasm, fuel, flag })
+        Ok(Builds {
+            native,
+            wasm,
+            fuel,
+            flag,
+        })
     }
 }
 
@@ -174,7 +196,9 @@ impl std::fmt::Display for Mode {
 pub fn standard_modes(seed: u64) -> Vec<Mode> {
     let mut random = seed;
     let mut draw = |low: u64, high: u64| {
-        random = random.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        random = random
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         low + (random >> 33) % (high - low + 1)
     };
     vec![
@@ -182,8 +206,14 @@ pub fn standard_modes(seed: u64) -> Vec<Mode> {
         Mode::Fuel(Driver::Unpreempted),
         Mode::Fuel(Driver::FuelSlices(SliceSchedule::Fixed(1000))),
         Mode::Fuel(Driver::FuelSlices(SliceSchedule::Fixed(draw(1001, 9_999)))),
-        Mode::Fuel(Driver::FuelSlices(SliceSchedule::Fixed(draw(10_000, 99_999)))),
-        Mode::Fuel(Driver::FuelSlices(SliceSchedule::Uniform { seed: draw(0, u64::MAX - 1), low: 1, high: 4_000 })),
+        Mode::Fuel(Driver::FuelSlices(SliceSchedule::Fixed(draw(
+            10_000, 99_999,
+        )))),
+        Mode::Fuel(Driver::FuelSlices(SliceSchedule::Uniform {
+            seed: draw(0, u64::MAX - 1),
+            low: 1,
+            high: 4_000,
+        })),
         Mode::Fuel(Driver::FuelSlices(SliceSchedule::TinyPrefix {
             seed: draw(0, u64::MAX - 1),
             high: 40,
@@ -192,7 +222,10 @@ pub fn standard_modes(seed: u64) -> Vec<Mode> {
         })),
         Mode::Flag(Driver::Unpreempted),
         Mode::Flag(Driver::FlagRepeated { times: 25 }),
-        Mode::Flag(Driver::FlagTimer { interval: Duration::from_micros(200), max_yields: 2_000 }),
+        Mode::Flag(Driver::FlagTimer {
+            interval: Duration::from_micros(200),
+            max_yields: 2_000,
+        }),
     ]
 }
 
@@ -236,7 +269,10 @@ impl Report {
 
     /// The runs in `mode`.
     pub fn runs_in(&self, mode: Mode) -> impl Iterator<Item = &Outcome> {
-        self.runs.iter().filter(move |r| r.mode == mode).map(|r| &r.outcome)
+        self.runs
+            .iter()
+            .filter(move |r| r.mode == mode)
+            .map(|r| &r.outcome)
     }
 }
 
@@ -259,7 +295,12 @@ impl std::fmt::Display for Report {
         )?;
         for run in &self.runs {
             let outcome = &run.outcome;
-            write!(f, "  {:>9.1} ms  {:>9} yields", outcome.elapsed.as_secs_f64() * 1e3, outcome.yields)?;
+            write!(
+                f,
+                "  {:>9.1} ms  {:>9} yields",
+                outcome.elapsed.as_secs_f64() * 1e3,
+                outcome.yields
+            )?;
             match outcome.fuel_consumed {
                 Some(fuel) => write!(f, "  {fuel:>12} fuel")?,
                 None => write!(f, "  {:>12}     ", "")?,
@@ -288,19 +329,27 @@ pub fn run_modes(
 ) -> Result<Report> {
     let args = program.args(scale);
     let compile = |wasm: &[u8], what: &str| {
-        Module::new(engine, wasm).map_err(|e| anyhow!("compiling the {what} module of {}: {e:?}", program.name))
+        Module::new(engine, wasm)
+            .map_err(|e| anyhow!("compiling the {what} module of {}: {e:?}", program.name))
     };
     let original = compile(&builds.wasm, "original")?;
     let fuel = compile(&builds.fuel.wasm, "fuel-instrumented")?;
     let flag = compile(&builds.flag.wasm, "flag-instrumented")?;
 
-    let mut runs = vec![Run { mode: Mode::Native, outcome: run_native(&builds.native, &args)? }];
+    let mut runs = vec![Run {
+        mode: Mode::Native,
+        outcome: run_native(&builds.native, &args)?,
+    }];
     for &mode in modes {
         let outcome = wasi::on_large_stack(|| match mode {
             Mode::Native => run_native(&builds.native, &args),
             Mode::Original => wasi::run_original(engine, &original, &args),
-            Mode::Fuel(driver) => wasi::run_instrumented(engine, &fuel, &builds.fuel.info, &args, driver),
-            Mode::Flag(driver) => wasi::run_instrumented(engine, &flag, &builds.flag.info, &args, driver),
+            Mode::Fuel(driver) => {
+                wasi::run_instrumented(engine, &fuel, &builds.fuel.info, &args, driver)
+            }
+            Mode::Flag(driver) => {
+                wasi::run_instrumented(engine, &flag, &builds.flag.info, &args, driver)
+            }
         })
         .with_context(|| format!("{} ({mode})", program.name))?;
         runs.push(Run { mode, outcome });
@@ -317,7 +366,10 @@ pub fn run_modes(
 /// Checks a report: [`verify_output`], [`verify_yields`] and
 /// [`verify_fuel`].
 pub fn verify(report: &Report) -> Result<()> {
-    fail_with(report, output_problems(report) + &yield_problems(report) + &fuel_problems(report))
+    fail_with(
+        report,
+        output_problems(report) + &yield_problems(report) + &fuel_problems(report),
+    )
 }
 
 /// Every run printed exactly what the native build printed, on both
@@ -346,7 +398,9 @@ pub fn verify_yields(report: &Report) -> Result<()> {
 
 fn yield_problems(report: &Report) -> String {
     let mut problems = String::new();
-    let fuel_total = report.runs_in(Mode::Fuel(Driver::Unpreempted)).find_map(|o| o.fuel_consumed);
+    let fuel_total = report
+        .runs_in(Mode::Fuel(Driver::Unpreempted))
+        .find_map(|o| o.fuel_consumed);
     for run in &report.runs {
         let yields = run.outcome.yields;
         match run.mode {
@@ -356,7 +410,9 @@ fn yield_problems(report: &Report) -> String {
                 // stops it, which is charged in advance for the code the check
                 // guards.
                 let per_slice = schedule.largest() + MAX_CHECK_COST;
-                let minimum = fuel_total.map_or(0, |total| total / per_slice).max(MIN_SLICED_YIELDS);
+                let minimum = fuel_total
+                    .map_or(0, |total| total / per_slice)
+                    .max(MIN_SLICED_YIELDS);
                 if yields < minimum {
                     let _ = writeln!(
                         problems,
@@ -367,7 +423,12 @@ fn yield_problems(report: &Report) -> String {
                 }
             }
             Mode::Flag(Driver::FlagRepeated { times }) if yields != u64::from(times) + 1 => {
-                let _ = writeln!(problems, "{}: {yields} yields, expected exactly {}", run.mode, times + 1);
+                let _ = writeln!(
+                    problems,
+                    "{}: {yields} yields, expected exactly {}",
+                    run.mode,
+                    times + 1
+                );
             }
             Mode::Flag(Driver::FlagTimer { .. }) if yields == 0 => {
                 let _ = writeln!(problems, "{}: never yielded", run.mode);
@@ -388,7 +449,9 @@ pub fn verify_fuel(report: &Report) -> Result<()> {
 fn fuel_problems(report: &Report) -> String {
     let mut problems = String::new();
     for run in &report.runs {
-        let Some(reference) = run.mode.unpreempted().filter(|&m| m != run.mode) else { continue };
+        let Some(reference) = run.mode.unpreempted().filter(|&m| m != run.mode) else {
+            continue;
+        };
         let expected = report.runs_in(reference).find_map(|o| o.fuel_consumed);
         if run.outcome.fuel_consumed != expected {
             let show = |fuel: Option<u64>| fuel.map_or("no".to_string(), |f| f.to_string());
@@ -415,7 +478,10 @@ fn fail_with(report: &Report, problems: String) -> Result<()> {
 pub fn differences(expected: &Outcome, actual: &Outcome) -> Vec<String> {
     let mut found = Vec::new();
     if expected.exit_code != actual.exit_code {
-        found.push(format!("exit status {} instead of {}", actual.exit_code, expected.exit_code));
+        found.push(format!(
+            "exit status {} instead of {}",
+            actual.exit_code, expected.exit_code
+        ));
     }
     if let Some(d) = first_difference(&expected.stdout, &actual.stdout) {
         found.push(format!("stdout differs: {d}"));
@@ -431,8 +497,15 @@ pub fn first_difference(expected: &[u8], actual: &[u8]) -> Option<String> {
     if expected == actual {
         return None;
     }
-    let at = expected.iter().zip(actual).position(|(a, b)| a != b).unwrap_or(expected.len().min(actual.len()));
-    let line_start = expected[..at].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    let at = expected
+        .iter()
+        .zip(actual)
+        .position(|(a, b)| a != b)
+        .unwrap_or(expected.len().min(actual.len()));
+    let line_start = expected[..at]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
     let line_number = expected[..at].iter().filter(|&&b| b == b'\n').count() + 1;
     let line_of = |text: &[u8]| {
         let rest = text.get(line_start..).unwrap_or_default();
@@ -450,5 +523,7 @@ pub fn first_difference(expected: &[u8], actual: &[u8]) -> Option<String> {
 
 /// A seed derived from a program's name (FNV-1a).
 pub fn name_seed(name: &str) -> u64 {
-    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }

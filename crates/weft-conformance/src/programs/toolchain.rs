@@ -73,7 +73,9 @@ pub struct Toolchain {
 impl Toolchain {
     /// A toolchain that keeps its outputs in `cache_dir` (created on demand).
     pub fn new(cache_dir: impl Into<PathBuf>) -> Self {
-        Toolchain { cache_dir: cache_dir.into() }
+        Toolchain {
+            cache_dir: cache_dir.into(),
+        }
     }
 
     /// The cache directory.
@@ -95,17 +97,29 @@ impl Toolchain {
         for flag in &flags {
             key.write(flag.as_bytes());
         }
-        let stem = source.file_stem().and_then(OsStr::to_str).unwrap_or("program");
-        let output = self.cache_dir.join(format!("{stem}-{:016x}.{}", key.finish(), target.extension()));
+        let stem = source
+            .file_stem()
+            .and_then(OsStr::to_str)
+            .unwrap_or("program");
+        let output = self.cache_dir.join(format!(
+            "{stem}-{:016x}.{}",
+            key.finish(),
+            target.extension()
+        ));
         if output.is_file() {
             return Ok(output);
         }
 
-        fs::create_dir_all(&self.cache_dir)
-            .with_context(|| format!("creating the cache directory {}", self.cache_dir.display()))?;
+        fs::create_dir_all(&self.cache_dir).with_context(|| {
+            format!("creating the cache directory {}", self.cache_dir.display())
+        })?;
         // Compile to a private name, then rename: concurrent test processes
         // never see a partial file.
-        let partial = output.with_extension(format!("{}.partial-{}", target.extension(), std::process::id()));
+        let partial = output.with_extension(format!(
+            "{}.partial-{}",
+            target.extension(),
+            std::process::id()
+        ));
         let mut command = Command::new(compiler);
         command.args(&flags).arg(source).arg("-o").arg(&partial);
         if target == Target::Native {
@@ -130,7 +144,10 @@ impl Toolchain {
 
 /// The first line of `compiler --version`, which names the exact release.
 fn compiler_version(compiler: &str) -> Result<String> {
-    let output = Command::new(compiler).arg("--version").output().map_err(|e| missing_tool(compiler, e))?;
+    let output = Command::new(compiler)
+        .arg("--version")
+        .output()
+        .map_err(|e| missing_tool(compiler, e))?;
     if !output.status.success() {
         bail!("`{compiler} --version` failed ({})", output.status);
     }

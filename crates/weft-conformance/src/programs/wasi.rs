@@ -112,7 +112,9 @@ impl SliceSchedule {
             let slice = match schedule {
                 SliceSchedule::Fixed(n) => n,
                 SliceSchedule::Uniform { low, high, .. } => random.in_range(low, high),
-                SliceSchedule::TinyPrefix { high, count, then, .. } => {
+                SliceSchedule::TinyPrefix {
+                    high, count, then, ..
+                } => {
                     if index < count {
                         random.in_range(1, high)
                     } else {
@@ -131,7 +133,9 @@ impl std::fmt::Display for SliceSchedule {
         match *self {
             SliceSchedule::Fixed(n) => write!(f, "fuel slices of {n}"),
             SliceSchedule::Uniform { low, high, .. } => write!(f, "fuel slices in {low}..={high}"),
-            SliceSchedule::TinyPrefix { high, count, then, .. } => {
+            SliceSchedule::TinyPrefix {
+                high, count, then, ..
+            } => {
                 write!(f, "{count} fuel slices in 1..={high}, then {then}")
             }
         }
@@ -172,8 +176,14 @@ impl std::fmt::Display for Driver {
             Driver::Unpreempted => write!(f, "unpreempted"),
             Driver::FuelSlices(schedule) => write!(f, "{schedule}"),
             Driver::FlagRepeated { times } => write!(f, "flag set at the first {times} resumes"),
-            Driver::FlagTimer { interval, max_yields } => {
-                write!(f, "flag set every {interval:?} from a thread (up to {max_yields} times)")
+            Driver::FlagTimer {
+                interval,
+                max_yields,
+            } => {
+                write!(
+                    f,
+                    "flag set every {interval:?} from a thread (up to {max_yields} times)"
+                )
             }
         }
     }
@@ -213,15 +223,29 @@ impl WasiRun {
         let started_at = Instant::now();
         let stdout = MemoryOutputPipe::new(OUTPUT_CAPACITY);
         let stderr = MemoryOutputPipe::new(OUTPUT_CAPACITY);
-        let wasi = WasiCtxBuilder::new().args(args).stdout(stdout.clone()).stderr(stderr.clone()).build_p1();
+        let wasi = WasiCtxBuilder::new()
+            .args(args)
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .build_p1();
         let mut store = Store::new(engine, wasi);
         let mut linker: Linker<WasiP1Ctx> = Linker::new(engine);
-        p1::add_to_linker_sync(&mut linker, |ctx| ctx).map_err(|e| anyhow!("adding WASI to the linker: {e}"))?;
-        let instance = linker.instantiate(&mut store, module).map_err(|e| anyhow!("instantiating: {e:?}"))?;
+        p1::add_to_linker_sync(&mut linker, |ctx| ctx)
+            .map_err(|e| anyhow!("adding WASI to the linker: {e}"))?;
+        let instance = linker
+            .instantiate(&mut store, module)
+            .map_err(|e| anyhow!("instantiating: {e:?}"))?;
         let start = instance
             .get_func(&mut store, ENTRY_POINT)
             .with_context(|| format!("the module has no `{ENTRY_POINT}` export"))?;
-        Ok(WasiRun { store, stdout, stderr, instance, start, started_at })
+        Ok(WasiRun {
+            store,
+            stdout,
+            stderr,
+            instance,
+            start,
+            started_at,
+        })
     }
 
     fn finish(self, exit_code: i32, yields: u64, fuel_consumed: Option<u64>) -> Outcome {
@@ -252,7 +276,9 @@ impl WasiRun {
 
 /// The exit code carried by an error, if it is a WASI exit.
 fn exit_code_of(error: &wasmtime::Error) -> Option<i32> {
-    error.downcast_ref::<wasmtime_wasi::I32Exit>().map(|exit| exit.0)
+    error
+        .downcast_ref::<wasmtime_wasi::I32Exit>()
+        .map(|exit| exit.0)
 }
 
 /// Runs an uninstrumented command module.
@@ -278,11 +304,14 @@ pub fn run_instrumented(
     driver: Driver,
 ) -> Result<Outcome> {
     let mut run = WasiRun::new(engine, module, args)?;
-    let controls = Controls::new(&mut run.store, &run.instance, info).map_err(|e| anyhow!("{e}"))?;
+    let controls =
+        Controls::new(&mut run.store, &run.instance, info).map_err(|e| anyhow!("{e}"))?;
     let fuel_before = controls.fuel(&mut run.store);
     let ended = match driver {
         Driver::Unpreempted => drive(&mut run, &controls, |_, moment| match moment {
-            Moment::Before { yields } if yields > 0 => bail!("the call unwound although it was never interrupted"),
+            Moment::Before { yields } if yields > 0 => {
+                bail!("the call unwound although it was never interrupted")
+            }
             _ => Ok(()),
         }),
         Driver::FuelSlices(schedule) => drive_fuel(&mut run, &controls, schedule),
@@ -292,7 +321,10 @@ pub fn run_instrumented(
             }
             Ok(())
         }),
-        Driver::FlagTimer { interval, max_yields } => drive_flag_timer(&mut run, &controls, interval, max_yields),
+        Driver::FlagTimer {
+            interval,
+            max_yields,
+        } => drive_flag_timer(&mut run, &controls, interval, max_yields),
     }?;
     let exit_code = match ended.result {
         Ok(()) => 0,
@@ -301,7 +333,11 @@ pub fn run_instrumented(
             None => return Err(run.trap_report(&error, ended.yields)),
         },
     };
-    let fuel_consumed = match (ended.fuel_consumed, fuel_before, controls.fuel(&mut run.store)) {
+    let fuel_consumed = match (
+        ended.fuel_consumed,
+        fuel_before,
+        controls.fuel(&mut run.store),
+    ) {
         (Some(consumed), _, _) => Some(consumed),
         (None, Some(before), Some(after)) => Some(before.abs_diff(after)),
         _ => None,
@@ -349,10 +385,20 @@ fn drive(
             Ok(step) => {
                 hook(&mut run.store, Moment::After)?;
                 if step == Step::Finished {
-                    return Ok(Ended { yields, result: Ok(()), fuel_consumed: None });
+                    return Ok(Ended {
+                        yields,
+                        result: Ok(()),
+                        fuel_consumed: None,
+                    });
                 }
             }
-            Err(error) => return Ok(Ended { yields, result: Err(error), fuel_consumed: None }),
+            Err(error) => {
+                return Ok(Ended {
+                    yields,
+                    result: Err(error),
+                    fuel_consumed: None,
+                });
+            }
         }
         yields += 1;
         ensure!(yields <= MAX_YIELDS, "no end after {MAX_YIELDS} yields");
@@ -373,10 +419,14 @@ fn drive_fuel(run: &mut WasiRun, controls: &Controls, schedule: SliceSchedule) -
             Moment::Before { .. } => {
                 let slice = slices.next().context("the slice schedule ended")?;
                 current = i64::try_from(slice).context("fuel slice out of range")?;
-                controls.set_fuel(&mut *store, current).map_err(|e| anyhow!("{e}"))?;
+                controls
+                    .set_fuel(&mut *store, current)
+                    .map_err(|e| anyhow!("{e}"))?;
             }
             Moment::After => {
-                let left = controls.fuel(&mut *store).context("the module does not count fuel")?;
+                let left = controls
+                    .fuel(&mut *store)
+                    .context("the module does not count fuel")?;
                 consumed += i128::from(current) - i128::from(left);
             }
         }
@@ -385,14 +435,21 @@ fn drive_fuel(run: &mut WasiRun, controls: &Controls, schedule: SliceSchedule) -
     // A WASI exit ends the last slice with an error: the counter still
     // holds what was left when the exit was called.
     if ended.result.is_err() {
-        let left = controls.fuel(&mut run.store).context("the module does not count fuel")?;
+        let left = controls
+            .fuel(&mut run.store)
+            .context("the module does not count fuel")?;
         consumed += i128::from(current) - i128::from(left);
     }
     ended.fuel_consumed = Some(u64::try_from(consumed).context("negative fuel consumption")?);
     Ok(ended)
 }
 
-fn drive_flag_timer(run: &mut WasiRun, controls: &Controls, interval: Duration, max_yields: u64) -> Result<Ended> {
+fn drive_flag_timer(
+    run: &mut WasiRun,
+    controls: &Controls,
+    interval: Duration,
+    max_yields: u64,
+) -> Result<Ended> {
     // SAFETY: the flag is a 4-aligned word of the state memory, which stays
     // at the same address for the life of the instance (see
     // `Controls::flag_address`). The instance outlives the scope below, which
@@ -414,7 +471,9 @@ fn drive_flag_timer(run: &mut WasiRun, controls: &Controls, interval: Duration, 
                     continue;
                 }
                 std::thread::sleep(interval);
-                if slice_generation.load(Ordering::Acquire) == generation && !finished.load(Ordering::Acquire) {
+                if slice_generation.load(Ordering::Acquire) == generation
+                    && !finished.load(Ordering::Acquire)
+                {
                     flag.store(1, Ordering::Release);
                     interrupted_generation = generation;
                 }

@@ -6,8 +6,9 @@
 use super::values::{Arg, Value};
 use anyhow::{Result, anyhow, bail};
 use wasmtime::{
-    AsContextMut, ExternRef, Func, FuncType, Global, GlobalType, HeapType, Linker, Memory, MemoryType, Mutability,
-    Ref, RefType, Store, StoreContextMut, Table, TableType, Val, ValType, format_err,
+    AsContextMut, ExternRef, Func, FuncType, Global, GlobalType, HeapType, Linker, Memory,
+    MemoryType, Mutability, Ref, RefType, Store, StoreContextMut, Table, TableType, Val, ValType,
+    format_err,
 };
 use weft_instrument::abi;
 use weft_runtime::{FunctionsTable, RefDecoder, RefEncoder, RefValue};
@@ -58,11 +59,19 @@ impl Spectest {
             let global = Global::new(&mut *store, GlobalType::new(ty, Mutability::Const), value)?;
             linker.define(&mut *store, "spectest", name, global)?;
         }
-        let table = Table::new(&mut *store, TableType::new(RefType::FUNCREF, 10, Some(20)), Ref::Func(None))?;
+        let table = Table::new(
+            &mut *store,
+            TableType::new(RefType::FUNCREF, 10, Some(20)),
+            Ref::Func(None),
+        )?;
         linker.define(&mut *store, "spectest", "table", table)?;
         let memory = Memory::new(&mut *store, MemoryType::new(1, Some(2)))?;
         linker.define(&mut *store, "spectest", "memory", memory)?;
-        Ok(Spectest { funcs, table, memory })
+        Ok(Spectest {
+            funcs,
+            table,
+            memory,
+        })
     }
 
     /// Captures the table, which belongs to the host rather than to any
@@ -75,7 +84,10 @@ impl Spectest {
         let size = self.table.size(&*store);
         let mut table = Vec::with_capacity(size as usize);
         for i in 0..size {
-            let r = self.table.get(&mut *store, i).ok_or_else(|| anyhow!("spectest table index {i} out of bounds"))?;
+            let r = self
+                .table
+                .get(&mut *store, i)
+                .ok_or_else(|| anyhow!("spectest table index {i} out of bounds"))?;
             table.push(refs.encode(store, r)?);
         }
         Ok(table)
@@ -108,9 +120,17 @@ pub fn define_shared_state(store: &mut Store<Data>, linker: &mut Linker<Data>) -
     let module = abi::SHARED_STATE_MODULE;
     let var = |ty| GlobalType::new(ty, Mutability::Var);
     let globals = [
-        (abi::STATE_GLOBAL, var(ValType::I32), Val::I32(abi::STATE_NORMAL)),
+        (
+            abi::STATE_GLOBAL,
+            var(ValType::I32),
+            Val::I32(abi::STATE_NORMAL),
+        ),
         (abi::FUEL_GLOBAL, var(ValType::I64), Val::I64(i64::MAX)),
-        (abi::SP_GLOBAL, var(ValType::I32), Val::I32(abi::STACK_BASE as i32)),
+        (
+            abi::SP_GLOBAL,
+            var(ValType::I32),
+            Val::I32(abi::STACK_BASE as i32),
+        ),
         (abi::FUNCREF_SP_GLOBAL, var(ValType::I32), Val::I32(0)),
         (abi::EXTERNREF_SP_GLOBAL, var(ValType::I32), Val::I32(0)),
     ];
@@ -120,9 +140,17 @@ pub fn define_shared_state(store: &mut Store<Data>, linker: &mut Linker<Data>) -
     }
     let memory = Memory::new(&mut *store, MemoryType::new(1, Some(65536)))?;
     linker.define(&mut *store, module, abi::STATE_MEMORY, memory)?;
-    let funcrefs = Table::new(&mut *store, TableType::new(RefType::FUNCREF, 0, None), Ref::Func(None))?;
+    let funcrefs = Table::new(
+        &mut *store,
+        TableType::new(RefType::FUNCREF, 0, None),
+        Ref::Func(None),
+    )?;
     linker.define(&mut *store, module, abi::FUNCREF_STACK_TABLE, funcrefs)?;
-    let externrefs = Table::new(&mut *store, TableType::new(RefType::EXTERNREF, 0, None), Ref::Extern(None))?;
+    let externrefs = Table::new(
+        &mut *store,
+        TableType::new(RefType::EXTERNREF, 0, None),
+        Ref::Extern(None),
+    )?;
     linker.define(&mut *store, module, abi::EXTERNREF_STACK_TABLE, externrefs)?;
     Ok(())
 }
@@ -156,9 +184,14 @@ pub fn to_value(mut store: impl AsContextMut<Data = Data>, val: &Val) -> Result<
     })
 }
 
-fn extern_number(store: &mut impl AsContextMut<Data = Data>, r: &wasmtime::Rooted<ExternRef>) -> wasmtime::Result<u32> {
+fn extern_number(
+    store: &mut impl AsContextMut<Data = Data>,
+    r: &wasmtime::Rooted<ExternRef>,
+) -> wasmtime::Result<u32> {
     let store = store.as_context();
-    let data = r.data(&store)?.ok_or_else(|| format_err!("an externref without host data"))?;
+    let data = r
+        .data(&store)?
+        .ok_or_else(|| format_err!("an externref without host data"))?;
     data.downcast_ref::<u32>()
         .copied()
         .ok_or_else(|| format_err!("an externref whose host data is not a `ref.extern` number"))
@@ -219,7 +252,10 @@ impl RefCodec<'_> {
                 Functions::Instance(table) => table.index_of(store, f),
                 Functions::Orphans(orphans) => {
                     let raw = f.to_raw(&mut *store);
-                    orphans.iter().position(|(_, o)| o.to_raw(&mut *store) == raw).map(|i| i as u32)
+                    orphans
+                        .iter()
+                        .position(|(_, o)| o.to_raw(&mut *store) == raw)
+                        .map(|i| i as u32)
                 }
                 Functions::Collected => None,
             };
@@ -228,7 +264,10 @@ impl RefCodec<'_> {
             }
         }
         let raw = f.to_raw(&mut *store);
-        let host = self.host.iter().position(|h| h.to_raw(&mut *store) == raw)?;
+        let host = self
+            .host
+            .iter()
+            .position(|h| h.to_raw(&mut *store) == raw)?;
         Some((HOST_INSTANCE << 32) | host as u64)
     }
 
@@ -251,13 +290,20 @@ impl RefCodec<'_> {
 }
 
 impl RefEncoder<Data> for RefCodec<'_> {
-    fn encode(&mut self, store: &mut StoreContextMut<'_, Data>, r: Ref) -> wasmtime::Result<RefValue> {
+    fn encode(
+        &mut self,
+        store: &mut StoreContextMut<'_, Data>,
+        r: Ref,
+    ) -> wasmtime::Result<RefValue> {
         match r {
             Ref::Func(None) | Ref::Extern(None) => Ok(RefValue::Null),
-            Ref::Func(Some(f)) => self
-                .encode_func(store, &f)
-                .map(RefValue::Func)
-                .ok_or_else(|| format_err!("a funcref that belongs to no instance and no host function")),
+            Ref::Func(Some(f)) => {
+                self.encode_func(store, &f)
+                    .map(RefValue::Func)
+                    .ok_or_else(|| {
+                        format_err!("a funcref that belongs to no instance and no host function")
+                    })
+            }
             Ref::Extern(Some(e)) => Ok(RefValue::Extern(u64::from(extern_number(store, &e)?))),
             Ref::Any(_) => Err(format_err!("GC references cannot be captured")),
             _ => Err(format_err!("unsupported reference kind")),
@@ -266,16 +312,24 @@ impl RefEncoder<Data> for RefCodec<'_> {
 }
 
 impl RefDecoder<Data> for RefCodec<'_> {
-    fn decode(&mut self, store: &mut StoreContextMut<'_, Data>, v: RefValue, heap: &HeapType) -> wasmtime::Result<Ref> {
+    fn decode(
+        &mut self,
+        store: &mut StoreContextMut<'_, Data>,
+        v: RefValue,
+        heap: &HeapType,
+    ) -> wasmtime::Result<Ref> {
         match v {
             RefValue::Null if heap.is_func() => Ok(Ref::Func(None)),
             RefValue::Null => Ok(Ref::Extern(None)),
             RefValue::Func(id) => {
-                let f = self.decode_func(id).ok_or_else(|| format_err!("no function with id {id:#x} in the fresh store"))?;
+                let f = self
+                    .decode_func(id)
+                    .ok_or_else(|| format_err!("no function with id {id:#x} in the fresh store"))?;
                 Ok(Ref::Func(Some(f)))
             }
             RefValue::Extern(n) => {
-                let n = u32::try_from(n).map_err(|_| format_err!("externref number {n} out of range"))?;
+                let n = u32::try_from(n)
+                    .map_err(|_| format_err!("externref number {n} out of range"))?;
                 Ok(Ref::Extern(Some(ExternRef::new(&mut *store, n)?)))
             }
         }

@@ -32,7 +32,10 @@ use anyhow::{Context, Result, anyhow, bail};
 use std::collections::HashMap;
 use std::sync::Arc;
 use wasmparser::{Validator, WasmFeatures};
-use wasmtime::{AsContextMut, Engine, Extern, ExternType, Func, Instance, Linker, Memory, Module, Ref, Store, Val};
+use wasmtime::{
+    AsContextMut, Engine, Extern, ExternType, Func, Instance, Linker, Memory, Module, Ref, Store,
+    Val,
+};
 use weft_instrument::{Config, ModuleInfo, abi};
 use weft_runtime::{Controls, FunctionsTable, InstanceState, RefValue, Step};
 
@@ -52,14 +55,23 @@ pub struct InstrumentedCache {
 }
 
 impl InstrumentedCache {
-    fn get(&mut self, engine: &Engine, wasm: &Arc<Vec<u8>>, config: Config) -> Result<Arc<InstrumentedModule>, String> {
+    fn get(
+        &mut self,
+        engine: &Engine,
+        wasm: &Arc<Vec<u8>>,
+        config: Config,
+    ) -> Result<Arc<InstrumentedModule>, String> {
         self.modules
             .entry((wasm.clone(), config))
             .or_insert_with(|| {
-                let out = weft_instrument::instrument(wasm, &config).map_err(|e| format!("weft-instrument: {e}"))?;
+                let out = weft_instrument::instrument(wasm, &config)
+                    .map_err(|e| format!("weft-instrument: {e}"))?;
                 let module = Module::from_binary(engine, &out.wasm)
                     .map_err(|e| format!("Wasmtime rejected the instrumented module: {e:#}"))?;
-                Ok(Arc::new(InstrumentedModule { module, info: out.info }))
+                Ok(Arc::new(InstrumentedModule {
+                    module,
+                    info: out.info,
+                }))
             })
             .clone()
     }
@@ -95,7 +107,12 @@ struct Slot {
 enum SlotState {
     /// The instance exists (its deferred start function may have trapped).
     /// Its controls leave memories out: they are captured as [`MemoryImage`]s.
-    Live { instance: Instance, controls: Controls, functions: FunctionsTable, memories: Vec<Memory> },
+    Live {
+        instance: Instance,
+        controls: Controls,
+        functions: FunctionsTable,
+        memories: Vec<Memory>,
+    },
     /// Instantiation trapped; the functions it left in imported tables.
     Failed { orphans: Vec<(TableSlot, Func)> },
     /// The instance was unreachable and not carried over to this world.
@@ -144,7 +161,10 @@ fn codec<'a>(slots: &'a [Slot], spectest: &'a Spectest) -> RefCodec<'a> {
             SlotState::Collected => Functions::Collected,
         })
         .collect();
-    RefCodec { instances, host: &spectest.funcs }
+    RefCodec {
+        instances,
+        host: &spectest.funcs,
+    }
 }
 
 impl World {
@@ -154,7 +174,12 @@ impl World {
         linker.allow_shadowing(true);
         let spectest = Spectest::define(&mut store, &mut linker)?;
         host::define_shared_state(&mut store, &mut linker)?;
-        Ok(World { store, linker, spectest, slots: Vec::new() })
+        Ok(World {
+            store,
+            linker,
+            spectest,
+            slots: Vec::new(),
+        })
     }
 
     /// The current sizes of the table and memory imports of `module`.
@@ -164,12 +189,20 @@ impl World {
             if import.module() == abi::SHARED_STATE_MODULE {
                 continue;
             }
-            let size = match self.linker.get(&mut self.store, import.module(), import.name()).ok() {
+            let size = match self
+                .linker
+                .get(&mut self.store, import.module(), import.name())
+                .ok()
+            {
                 Some(Extern::Table(t)) => t.size(&self.store),
                 Some(Extern::Memory(m)) => m.size(&self.store),
                 _ => continue,
             };
-            sizes.push(ImportSize { module: import.module().to_string(), name: import.name().to_string(), size });
+            sizes.push(ImportSize {
+                module: import.module().to_string(),
+                name: import.name().to_string(),
+                size,
+            });
         }
         sizes
     }
@@ -179,7 +212,11 @@ impl World {
     /// trap, exactly as they did.
     fn grow_imports(&mut self, sizes: &[ImportSize]) -> Result<()> {
         for import in sizes {
-            match self.linker.get(&mut self.store, &import.module, &import.name).ok() {
+            match self
+                .linker
+                .get(&mut self.store, &import.module, &import.name)
+                .ok()
+            {
                 Some(Extern::Table(t)) => {
                     let have = t.size(&self.store);
                     if have < import.size {
@@ -197,7 +234,11 @@ impl World {
                         m.grow(&mut self.store, import.size - have)?;
                     }
                 }
-                _ => bail!("import {}::{} is no longer a table or memory", import.module, import.name),
+                _ => bail!(
+                    "import {}::{} is no longer a table or memory",
+                    import.module,
+                    import.name
+                ),
             }
         }
         Ok(())
@@ -209,21 +250,37 @@ impl World {
         let mut found: Vec<(TableSlot, Func)> = Vec::new();
         let tables: Vec<(String, String)> = module
             .imports()
-            .filter(|i| i.module() != abi::SHARED_STATE_MODULE && matches!(i.ty(), ExternType::Table(_)))
+            .filter(|i| {
+                i.module() != abi::SHARED_STATE_MODULE && matches!(i.ty(), ExternType::Table(_))
+            })
             .map(|i| (i.module().to_string(), i.name().to_string()))
             .collect();
         for (module_name, name) in tables {
-            let Some(Extern::Table(table)) = self.linker.get(&mut self.store, &module_name, &name).ok() else { continue };
+            let Some(Extern::Table(table)) =
+                self.linker.get(&mut self.store, &module_name, &name).ok()
+            else {
+                continue;
+            };
             let size = table.size(&self.store);
             for index in 0..size {
-                let Some(Ref::Func(Some(f))) = table.get(&mut self.store, index) else { continue };
+                let Some(Ref::Func(Some(f))) = table.get(&mut self.store, index) else {
+                    continue;
+                };
                 let mut ctx = self.store.as_context_mut();
                 let codec = codec(&self.slots, &self.spectest);
                 let raw = f.to_raw(&mut ctx);
-                if codec.knows(&mut ctx, &f) || found.iter().any(|(_, o)| o.to_raw(&mut ctx) == raw) {
+                if codec.knows(&mut ctx, &f) || found.iter().any(|(_, o)| o.to_raw(&mut ctx) == raw)
+                {
                     continue;
                 }
-                found.push((TableSlot { module: module_name.clone(), name: name.clone(), index }, f));
+                found.push((
+                    TableSlot {
+                        module: module_name.clone(),
+                        name: name.clone(),
+                        index,
+                    },
+                    f,
+                ));
             }
         }
         found
@@ -231,8 +288,12 @@ impl World {
 
     fn live(&self, slot: usize) -> Result<(Instance, &Controls), Outcome> {
         match self.slots.get(slot).map(|s| &s.state) {
-            Some(SlotState::Live { instance, controls, .. }) => Ok((*instance, controls)),
-            _ => Err(Outcome::Error(format!("instantiation {slot} has no instance"))),
+            Some(SlotState::Live {
+                instance, controls, ..
+            }) => Ok((*instance, controls)),
+            _ => Err(Outcome::Error(format!(
+                "instantiation {slot} has no instance"
+            ))),
         }
     }
 
@@ -251,19 +312,26 @@ impl World {
     fn instantiate(&mut self, module: &Arc<InstrumentedModule>) -> Result<usize, Outcome> {
         let imports = self.import_sizes(&module.module);
         let state = match self.linker.instantiate(&mut self.store, &module.module) {
-            Ok(instance) => {
-                live_state(&mut self.store, instance, &module.info).map_err(|e| Outcome::Error(format!("{e:#}")))?
-            }
+            Ok(instance) => live_state(&mut self.store, instance, &module.info)
+                .map_err(|e| Outcome::Error(format!("{e:#}")))?,
             Err(e) => match Outcome::from_trap(&e) {
                 Some(trap) => {
                     let orphans = self.find_orphans(&module.module);
-                    self.slots.push(Slot { module: module.clone(), imports, state: SlotState::Failed { orphans } });
+                    self.slots.push(Slot {
+                        module: module.clone(),
+                        imports,
+                        state: SlotState::Failed { orphans },
+                    });
                     return Err(trap);
                 }
                 None => return Err(Outcome::Unlinkable(format!("{e:#}"))),
             },
         };
-        self.slots.push(Slot { module: module.clone(), imports, state });
+        self.slots.push(Slot {
+            module: module.clone(),
+            imports,
+            state,
+        });
         Ok(self.slots.len() - 1)
     }
 
@@ -271,20 +339,31 @@ impl World {
     /// when the instance is not carried over, only records it as collected.
     fn replay(&mut self, old: &Slot, carry: bool) -> Result<()> {
         if !carry || matches!(old.state, SlotState::Collected) {
-            self.slots.push(Slot { module: old.module.clone(), imports: old.imports.clone(), state: SlotState::Collected });
+            self.slots.push(Slot {
+                module: old.module.clone(),
+                imports: old.imports.clone(),
+                state: SlotState::Collected,
+            });
             return Ok(());
         }
         self.grow_imports(&old.imports)?;
         let result = self.linker.instantiate(&mut self.store, &old.module.module);
         let state = match (result, &old.state) {
-            (Ok(instance), SlotState::Live { .. }) => live_state(&mut self.store, instance, &old.module.info)?,
+            (Ok(instance), SlotState::Live { .. }) => {
+                live_state(&mut self.store, instance, &old.module.info)?
+            }
             (Err(e), SlotState::Failed { orphans }) if Outcome::from_trap(&e).is_some() => {
                 let mut found = Vec::with_capacity(orphans.len());
                 for (at, _) in orphans {
                     let f = match self.linker.get(&mut self.store, &at.module, &at.name).ok() {
                         Some(Extern::Table(t)) => match t.get(&mut self.store, at.index) {
                             Some(Ref::Func(Some(f))) => f,
-                            _ => bail!("the replayed instantiation left no function at {}::{}[{}]", at.module, at.name, at.index),
+                            _ => bail!(
+                                "the replayed instantiation left no function at {}::{}[{}]",
+                                at.module,
+                                at.name,
+                                at.index
+                            ),
                         },
                         _ => bail!("import {}::{} is no longer a table", at.module, at.name),
                     };
@@ -295,7 +374,11 @@ impl World {
             (Ok(_), _) => bail!("a failed instantiation succeeded when replayed"),
             (Err(e), _) => return Err(anyhow::Error::from(e).context("replaying an instantiation")),
         };
-        self.slots.push(Slot { module: old.module.clone(), imports: old.imports.clone(), state });
+        self.slots.push(Slot {
+            module: old.module.clone(),
+            imports: old.imports.clone(),
+            state,
+        });
         Ok(())
     }
 
@@ -303,7 +386,12 @@ impl World {
     /// table and the function references in the tables, globals and
     /// reference stacks of reachable instances.
     fn reachable(&mut self, roots: &[usize]) -> Result<Vec<bool>> {
-        let World { store, slots, spectest, .. } = self;
+        let World {
+            store,
+            slots,
+            spectest,
+            ..
+        } = self;
         let mut codec = codec(slots, spectest);
         let mut keep = vec![false; slots.len()];
         let mut work: Vec<usize> = roots.to_vec();
@@ -320,7 +408,12 @@ impl World {
                     weft_runtime::StateValue::Ref(r) => Some(r),
                     _ => None,
                 });
-                let refs = state.tables.iter().flatten().chain(globals).chain(&state.funcref_stack);
+                let refs = state
+                    .tables
+                    .iter()
+                    .flatten()
+                    .chain(globals)
+                    .chain(&state.funcref_stack);
                 work.extend(refs.filter_map(host::instance_of));
             }
         }
@@ -329,7 +422,12 @@ impl World {
 
     /// Captures every live instance that `carry` selects (all when `None`).
     fn snapshot(&mut self, carry: Option<&[bool]>) -> Result<Snapshot> {
-        let World { store, slots, spectest, .. } = self;
+        let World {
+            store,
+            slots,
+            spectest,
+            ..
+        } = self;
         let mut codec = codec(slots, spectest);
         let mut seen = Vec::new();
         let mut memories = Vec::new();
@@ -345,7 +443,9 @@ impl World {
         for (slot, entry) in slots.iter().enumerate() {
             let carried = carry.is_none_or(|c| c.get(slot).copied().unwrap_or(true));
             instances.push(match &entry.state {
-                SlotState::Live { controls, memories, .. } if carried => {
+                SlotState::Live {
+                    controls, memories, ..
+                } if carried => {
                     for (index, memory) in memories.iter().enumerate() {
                         add(store, MemoryHome::Instance { slot, index }, memory);
                     }
@@ -360,15 +460,28 @@ impl World {
             });
         }
         let spectest_table = spectest.capture_table(&mut store.as_context_mut(), &mut codec)?;
-        Ok(Snapshot { instances, memories, spectest_table })
+        Ok(Snapshot {
+            instances,
+            memories,
+            spectest_table,
+        })
     }
 
     /// Restores a snapshot into this world, freshly replayed from the same
     /// history.
     fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
-        let World { store, slots, spectest, .. } = self;
+        let World {
+            store,
+            slots,
+            spectest,
+            ..
+        } = self;
         let mut codec = codec(slots, spectest);
-        spectest.restore_table(&mut store.as_context_mut(), &snapshot.spectest_table, &mut codec)?;
+        spectest.restore_table(
+            &mut store.as_context_mut(),
+            &snapshot.spectest_table,
+            &mut codec,
+        )?;
         for (home, image) in &snapshot.memories {
             let memory = match home {
                 MemoryHome::Spectest => spectest.memory,
@@ -401,13 +514,23 @@ fn live_state(store: &mut Store<Data>, instance: Instance, info: &ModuleInfo) ->
     let memories = (0..info.memories)
         .map(|m| {
             let name = abi::memory_export(m);
-            instance.get_memory(&mut *store, &name).ok_or_else(|| anyhow!("instrumented module has no export `{name}`"))
+            instance
+                .get_memory(&mut *store, &name)
+                .ok_or_else(|| anyhow!("instrumented module has no export `{name}`"))
         })
         .collect::<Result<Vec<_>>>()?;
-    let without_memories = ModuleInfo { memories: 0, ..info.clone() };
+    let without_memories = ModuleInfo {
+        memories: 0,
+        ..info.clone()
+    };
     let controls = Controls::new(store, &instance, &without_memories)?;
     let functions = FunctionsTable::new(store.as_context_mut(), &controls)?;
-    Ok(SlotState::Live { instance, controls, functions, memories })
+    Ok(SlotState::Live {
+        instance,
+        controls,
+        functions,
+        memories,
+    })
 }
 
 /// Detects resumes that make no progress. Execution is deterministic, so
@@ -425,7 +548,8 @@ impl Progress {
     fn stuck(&mut self, world: &mut World, slot: usize, carry: Option<&[bool]>) -> Result<bool> {
         let (instance, controls) = world.live(slot).map_err(|o| anyhow!("{o}"))?;
         let controls = controls.clone();
-        let sp = usize::try_from(controls.sp(&mut world.store)).context("negative frame stack pointer")?;
+        let sp = usize::try_from(controls.sp(&mut world.store))
+            .context("negative frame stack pointer")?;
         let memory = instance
             .get_memory(&mut world.store, abi::STATE_MEMORY)
             .ok_or_else(|| anyhow!("no state memory export"))?;
@@ -465,7 +589,12 @@ pub struct InstrumentedTarget<'c> {
 
 impl<'c> InstrumentedTarget<'c> {
     /// A fresh world for `mode`; `features` are the features of the suite.
-    pub fn new(mode: Mode, features: WasmFeatures, engine: &Engine, cache: &'c mut InstrumentedCache) -> Result<Self> {
+    pub fn new(
+        mode: Mode,
+        features: WasmFeatures,
+        engine: &Engine,
+        cache: &'c mut InstrumentedCache,
+    ) -> Result<Self> {
         Ok(InstrumentedTarget {
             mode,
             config: mode.config(),
@@ -510,26 +639,35 @@ impl<'c> InstrumentedTarget<'c> {
     fn call(&mut self, slot: usize, name: &str, args: &[Val]) -> Result<Vec<Val>, Outcome> {
         self.carry = None;
         if self.mode == Mode::RoundTrip {
-            self.carry = self.carried_over(slot).map_err(|e| Outcome::Error(format!("reachability: {e:#}")))?;
+            self.carry = self
+                .carried_over(slot)
+                .map_err(|e| Outcome::Error(format!("reachability: {e:#}")))?;
         }
         let (mut func, mut controls) = self.export(slot, name)?;
         let ty = func.ty(&self.world.store);
-        let mut results: Vec<Val> = ty.results().map(|t| t.default_value().unwrap_or(Val::I32(0))).collect();
-        self.prepare_slice(&controls).map_err(|e| Outcome::Error(format!("{e:#}")))?;
+        let mut results: Vec<Val> = ty
+            .results()
+            .map(|t| t.default_value().unwrap_or(Val::I32(0)))
+            .collect();
+        self.prepare_slice(&controls)
+            .map_err(|e| Outcome::Error(format!("{e:#}")))?;
         let mut step = controls.call(&mut self.world.store, &func, args, &mut results);
         let mut resumes = 0u64;
         let mut progress = Progress::default();
         while let Ok(Step::Unwound) = step {
             if matches!(self.mode, Mode::Plain | Mode::Flag) {
                 let _ = self.world.reset();
-                return Err(Outcome::Error("the call unwound although it was never preempted".into()));
+                return Err(Outcome::Error(
+                    "the call unwound although it was never preempted".into(),
+                ));
             }
             match progress.stuck(&mut self.world, slot, self.carry.as_deref()) {
                 Ok(false) => {}
                 Ok(true) => {
                     let _ = self.world.reset();
                     return Err(Outcome::Error(
-                        "no progress: a resume unwound again in exactly the state it started from".into(),
+                        "no progress: a resume unwound again in exactly the state it started from"
+                            .into(),
                     ));
                 }
                 Err(e) => {
@@ -550,16 +688,20 @@ impl<'c> InstrumentedTarget<'c> {
             resumes += 1;
             if resumes > MAX_RESUMES {
                 let _ = self.world.reset();
-                return Err(Outcome::Error(format!("no result after {MAX_RESUMES} resumes")));
+                return Err(Outcome::Error(format!(
+                    "no result after {MAX_RESUMES} resumes"
+                )));
             }
-            self.prepare_slice(&controls).map_err(|e| Outcome::Error(format!("{e:#}")))?;
+            self.prepare_slice(&controls)
+                .map_err(|e| Outcome::Error(format!("{e:#}")))?;
             step = controls.resume(&mut self.world.store, &func, &mut results);
         }
         self.activity.resumes += resumes;
         match step {
             Ok(_) => Ok(results),
             Err(e) => {
-                let outcome = Outcome::from_trap(&e).unwrap_or_else(|| Outcome::Error(format!("{e:#}")));
+                let outcome =
+                    Outcome::from_trap(&e).unwrap_or_else(|| Outcome::Error(format!("{e:#}")));
                 if let Err(e) = self.world.reset() {
                     return Err(Outcome::Error(format!("resetting after a trap: {e:#}")));
                 }
@@ -594,8 +736,15 @@ impl<'c> InstrumentedTarget<'c> {
         for event in &self.events {
             match event {
                 Event::Instantiate(slot) => {
-                    let old = self.world.slots.get(*slot).ok_or_else(|| anyhow!("no slot {slot}"))?;
-                    fresh.replay(old, carry.is_none_or(|c| c.get(*slot).copied().unwrap_or(true)))?;
+                    let old = self
+                        .world
+                        .slots
+                        .get(*slot)
+                        .ok_or_else(|| anyhow!("no slot {slot}"))?;
+                    fresh.replay(
+                        old,
+                        carry.is_none_or(|c| c.get(*slot).copied().unwrap_or(true)),
+                    )?;
                 }
                 Event::Register { as_name, slot } => {
                     let (instance, _) = fresh.live(*slot).map_err(|o| anyhow!("registered {o}"))?;
@@ -610,7 +759,11 @@ impl<'c> InstrumentedTarget<'c> {
     }
 
     fn values(&mut self, vals: &[Val]) -> Outcome {
-        match vals.iter().map(|v| host::to_value(&mut self.world.store, v)).collect() {
+        match vals
+            .iter()
+            .map(|v| host::to_value(&mut self.world.store, v))
+            .collect()
+        {
             Ok(values) => Outcome::Values(values),
             Err(e) => Outcome::Error(format!("{e:#}")),
         }
@@ -619,14 +772,19 @@ impl<'c> InstrumentedTarget<'c> {
 
 impl Target for InstrumentedTarget<'_> {
     fn instantiate(&mut self, wasm: &Arc<Vec<u8>>) -> Result<usize, Outcome> {
-        let module = self.cache.get(&self.engine, wasm, self.config).map_err(Outcome::Rejected)?;
-        check_features(self.features, wasm).map_err(|e| Outcome::Rejected(format!("outside the suite's features: {e}")))?;
+        let module = self
+            .cache
+            .get(&self.engine, wasm, self.config)
+            .map_err(Outcome::Rejected)?;
+        check_features(self.features, wasm)
+            .map_err(|e| Outcome::Rejected(format!("outside the suite's features: {e}")))?;
         let result = self.world.instantiate(&module);
         let slot = match result {
             Ok(slot) => slot,
             Err(outcome) => {
                 if matches!(outcome, Outcome::Trap { .. }) {
-                    self.events.push(Event::Instantiate(self.world.slots.len() - 1));
+                    self.events
+                        .push(Event::Instantiate(self.world.slots.len() - 1));
                 }
                 return Err(outcome);
             }
@@ -645,13 +803,23 @@ impl Target for InstrumentedTarget<'_> {
 
     fn register(&mut self, as_name: &str, slot: usize) -> Result<(), Outcome> {
         let (instance, _) = self.world.live(slot)?;
-        self.world.linker.instance(&mut self.world.store, as_name, instance).map_err(|e| Outcome::Error(format!("{e:#}")))?;
-        self.events.push(Event::Register { as_name: as_name.to_string(), slot });
+        self.world
+            .linker
+            .instance(&mut self.world.store, as_name, instance)
+            .map_err(|e| Outcome::Error(format!("{e:#}")))?;
+        self.events.push(Event::Register {
+            as_name: as_name.to_string(),
+            slot,
+        });
         Ok(())
     }
 
     fn invoke(&mut self, slot: usize, name: &str, args: &[Arg]) -> Outcome {
-        let args = match args.iter().map(|a| host::to_val(&mut self.world.store, a)).collect::<Result<Vec<Val>>>() {
+        let args = match args
+            .iter()
+            .map(|a| host::to_val(&mut self.world.store, a))
+            .collect::<Result<Vec<Val>>>()
+        {
             Ok(args) => args,
             Err(e) => return Outcome::Error(format!("{e:#}")),
         };
@@ -682,7 +850,10 @@ impl Target for InstrumentedTarget<'_> {
         // every feature set must never get here; one that needs a proposal
         // outside this suite is rejected by the suite's feature set, as for
         // the original modules.
-        if Validator::new_with_features(WasmFeatures::all()).validate_all(&wasm).is_err() {
+        if Validator::new_with_features(WasmFeatures::all())
+            .validate_all(&wasm)
+            .is_err()
+        {
             return Outcome::Accepted;
         }
         match check_features(self.features, &wasm) {

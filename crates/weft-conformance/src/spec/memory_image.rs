@@ -43,7 +43,10 @@ impl MemoryImage {
     pub fn restore(&self, mut store: impl AsContextMut, memory: &Memory) -> Result<()> {
         let have = memory.size(&store);
         if have > self.pages {
-            bail!("the memory has {have} pages, more than the {} captured", self.pages);
+            bail!(
+                "the memory has {have} pages, more than the {} captured",
+                self.pages
+            );
         }
         if have < self.pages {
             memory.grow(&mut store, self.pages - have)?;

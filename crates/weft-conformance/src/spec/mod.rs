@@ -113,7 +113,9 @@ impl std::str::FromStr for Mode {
         Mode::ALL
             .into_iter()
             .find(|m| m.name() == s)
-            .ok_or_else(|| format!("unknown mode `{s}` (expected plain, yield, round-trip or flag)"))
+            .ok_or_else(|| {
+                format!("unknown mode `{s}` (expected plain, yield, round-trip or flag)")
+            })
     }
 }
 
@@ -160,7 +162,11 @@ pub struct Report {
 impl Report {
     /// Passed assertions across all modes.
     pub fn passed(&self) -> usize {
-        self.files.iter().flat_map(|f| &f.passed).map(|(_, n)| n).sum()
+        self.files
+            .iter()
+            .flat_map(|f| &f.passed)
+            .map(|(_, n)| n)
+            .sum()
     }
 
     /// Failed assertions across all modes.
@@ -170,14 +176,30 @@ impl Report {
 
     /// Passed and failed assertions in one mode.
     pub fn mode_counts(&self, mode: Mode) -> (usize, usize) {
-        let passed = self.files.iter().flat_map(|f| &f.passed).filter(|(m, _)| *m == mode).map(|(_, n)| n).sum();
-        let failed = self.files.iter().flat_map(|f| &f.failures).filter(|f| f.mode == mode).count();
+        let passed = self
+            .files
+            .iter()
+            .flat_map(|f| &f.passed)
+            .filter(|(m, _)| *m == mode)
+            .map(|(_, n)| n)
+            .sum();
+        let failed = self
+            .files
+            .iter()
+            .flat_map(|f| &f.failures)
+            .filter(|f| f.mode == mode)
+            .count();
         (passed, failed)
     }
 
     /// `spec: N passed, M failed, K skipped`
     pub fn summary_line(&self) -> String {
-        format!("spec: {} passed, {} failed, {} skipped", self.passed(), self.failed(), self.skipped.len())
+        format!(
+            "spec: {} passed, {} failed, {} skipped",
+            self.passed(),
+            self.failed(),
+            self.skipped.len()
+        )
     }
 
     /// Prints the failures file by file (at most `max_per_file` each), the
@@ -188,7 +210,12 @@ impl Report {
             if file.failures.is_empty() {
                 continue;
             }
-            writeln!(out, "FAIL {} ({} failed assertions)", file.path, file.failures.len())?;
+            writeln!(
+                out,
+                "FAIL {} ({} failed assertions)",
+                file.path,
+                file.failures.len()
+            )?;
             for f in file.failures.iter().take(max_per_file) {
                 writeln!(out, "  {}:{} [{}] {}", f.file, f.line, f.mode, f.directive)?;
                 writeln!(out, "    expected: {}", f.expected)?;
@@ -266,18 +293,30 @@ pub fn run(options: &Options) -> Result<Report> {
     let start = Instant::now();
     let files: Vec<SpecFile> = suite::files()
         .into_iter()
-        .filter(|f| options.filter.as_ref().is_none_or(|p| f.path().contains(p.as_str())))
+        .filter(|f| {
+            options
+                .filter
+                .as_ref()
+                .is_none_or(|p| f.path().contains(p.as_str()))
+        })
         .collect();
     let skipped: Vec<SkippedFile> = suite::skipped()
         .into_iter()
-        .filter(|f| options.filter.as_ref().is_none_or(|p| f.path.contains(p.as_str())))
+        .filter(|f| {
+            options
+                .filter
+                .as_ref()
+                .is_none_or(|p| f.path.contains(p.as_str()))
+        })
         .collect();
 
     // Original modules are validated and run with exactly their suite's
     // features. Instrumented modules need multi-memory for their state
     // memory; they all share one engine (what each suite may use is checked
     // by the suite's feature set, see the module docs).
-    let all_features = files.iter().fold(WasmFeatures::MULTI_MEMORY, |all, f| all | f.features);
+    let all_features = files
+        .iter()
+        .fold(WasmFeatures::MULTI_MEMORY, |all, f| all | f.features);
     let mut config = wasmtime_config(all_features);
     config.allocation_strategy(pooling());
     let instrumented = wasmtime::Engine::new(&config)?;
@@ -285,13 +324,20 @@ pub fn run(options: &Options) -> Result<Report> {
     for file in &files {
         if !by_features.contains_key(&file.features) {
             let original = wasmtime::Engine::new(&wasmtime_config(file.features))?;
-            by_features.insert(file.features, Engines { original, instrumented: instrumented.clone() });
+            by_features.insert(
+                file.features,
+                Engines {
+                    original,
+                    instrumented: instrumented.clone(),
+                },
+            );
         }
     }
     let by_features = Arc::new(by_features);
 
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<FileReport>>> = Mutex::new((0..files.len()).map(|_| None).collect());
+    let results: Mutex<Vec<Option<FileReport>>> =
+        Mutex::new((0..files.len()).map(|_| None).collect());
     let threads = options.threads.max(1).min(files.len().max(1));
     std::thread::scope(|scope| {
         for _ in 0..threads {
@@ -299,11 +345,15 @@ pub fn run(options: &Options) -> Result<Report> {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(file) = files.get(i) else { break };
-                    let Some(engines) = by_features.get(&file.features) else { break };
+                    let Some(engines) = by_features.get(&file.features) else {
+                        break;
+                    };
                     let started = Instant::now();
                     let run = || runner::run_file(file, engines, &options.modes, options.trace);
                     let report = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
-                        .unwrap_or_else(|panic| runner::panicked(file, &options.modes, panic_message(&*panic)));
+                        .unwrap_or_else(|panic| {
+                            runner::panicked(file, &options.modes, panic_message(&*panic))
+                        });
                     if options.progress {
                         let failed = report.failures.len();
                         eprintln!(
@@ -328,5 +378,10 @@ pub fn run(options: &Options) -> Result<Report> {
         .enumerate()
         .map(|(i, r)| r.ok_or_else(|| anyhow::anyhow!("file {} was not run", files[i].path())))
         .collect::<Result<Vec<_>>>()?;
-    Ok(Report { modes: options.modes.clone(), files, skipped, elapsed: start.elapsed() })
+    Ok(Report {
+        modes: options.modes.clone(),
+        files,
+        skipped,
+        elapsed: start.elapsed(),
+    })
 }

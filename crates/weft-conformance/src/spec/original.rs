@@ -16,7 +16,12 @@ pub struct OriginalCache {
 }
 
 impl OriginalCache {
-    fn get(&mut self, engine: &Engine, features: WasmFeatures, wasm: &Arc<Vec<u8>>) -> Result<Module, String> {
+    fn get(
+        &mut self,
+        engine: &Engine,
+        features: WasmFeatures,
+        wasm: &Arc<Vec<u8>>,
+    ) -> Result<Module, String> {
         self.modules
             .entry(wasm.clone())
             .or_insert_with(|| {
@@ -32,7 +37,10 @@ impl OriginalCache {
 /// are read as 64-bit LEB128 numbers even without memory64), so this is
 /// what holds the original modules to the suite's version of the format.
 pub fn check_features(features: WasmFeatures, wasm: &[u8]) -> Result<(), String> {
-    Validator::new_with_features(features).validate_all(wasm).map(|_| ()).map_err(|e| format!("{e}"))
+    Validator::new_with_features(features)
+        .validate_all(wasm)
+        .map(|_| ())
+        .map_err(|e| format!("{e}"))
 }
 
 /// One store running original modules.
@@ -48,34 +56,55 @@ pub struct OriginalTarget<'c> {
 impl<'c> OriginalTarget<'c> {
     /// A fresh store with `spectest` defined, for modules of a suite with
     /// `features`.
-    pub fn new(engine: &Engine, features: WasmFeatures, cache: &'c mut OriginalCache) -> anyhow::Result<Self> {
+    pub fn new(
+        engine: &Engine,
+        features: WasmFeatures,
+        cache: &'c mut OriginalCache,
+    ) -> anyhow::Result<Self> {
         let mut store = Store::new(engine, ());
         let mut linker = Linker::new(engine);
         linker.allow_shadowing(true);
         Spectest::define(&mut store, &mut linker)?;
-        Ok(OriginalTarget { engine: engine.clone(), features, cache, store, linker, instances: Vec::new() })
+        Ok(OriginalTarget {
+            engine: engine.clone(),
+            features,
+            cache,
+            store,
+            linker,
+            instances: Vec::new(),
+        })
     }
 
     fn instance(&self, slot: usize) -> Result<Instance, Outcome> {
-        self.instances.get(slot).copied().ok_or_else(|| Outcome::Error(format!("no instance {slot}")))
+        self.instances
+            .get(slot)
+            .copied()
+            .ok_or_else(|| Outcome::Error(format!("no instance {slot}")))
     }
 }
 
 impl Target for OriginalTarget<'_> {
     fn instantiate(&mut self, wasm: &Arc<Vec<u8>>) -> Result<usize, Outcome> {
-        let module = self.cache.get(&self.engine, self.features, wasm).map_err(Outcome::Rejected)?;
+        let module = self
+            .cache
+            .get(&self.engine, self.features, wasm)
+            .map_err(Outcome::Rejected)?;
         match self.linker.instantiate(&mut self.store, &module) {
             Ok(instance) => {
                 self.instances.push(instance);
                 Ok(self.instances.len() - 1)
             }
-            Err(e) => Err(Outcome::from_trap(&e).unwrap_or_else(|| Outcome::Unlinkable(format!("{e:#}")))),
+            Err(e) => {
+                Err(Outcome::from_trap(&e).unwrap_or_else(|| Outcome::Unlinkable(format!("{e:#}"))))
+            }
         }
     }
 
     fn register(&mut self, as_name: &str, slot: usize) -> Result<(), Outcome> {
         let instance = self.instance(slot)?;
-        self.linker.instance(&mut self.store, as_name, instance).map_err(|e| Outcome::Error(format!("{e:#}")))?;
+        self.linker
+            .instance(&mut self.store, as_name, instance)
+            .map_err(|e| Outcome::Error(format!("{e:#}")))?;
         Ok(())
     }
 
@@ -87,14 +116,25 @@ impl Target for OriginalTarget<'_> {
         let Some(func) = instance.get_func(&mut self.store, name) else {
             return Outcome::Error(format!("no function export {name:?}"));
         };
-        let args = match args.iter().map(|a| host::to_val(&mut self.store, a)).collect::<anyhow::Result<Vec<Val>>>() {
+        let args = match args
+            .iter()
+            .map(|a| host::to_val(&mut self.store, a))
+            .collect::<anyhow::Result<Vec<Val>>>()
+        {
             Ok(args) => args,
             Err(e) => return Outcome::Error(format!("{e:#}")),
         };
         let ty = func.ty(&self.store);
-        let mut results: Vec<Val> = ty.results().map(|t| t.default_value().unwrap_or(Val::I32(0))).collect();
+        let mut results: Vec<Val> = ty
+            .results()
+            .map(|t| t.default_value().unwrap_or(Val::I32(0)))
+            .collect();
         match func.call(&mut self.store, &args, &mut results) {
-            Ok(()) => match results.iter().map(|v| host::to_value(&mut self.store, v)).collect() {
+            Ok(()) => match results
+                .iter()
+                .map(|v| host::to_value(&mut self.store, v))
+                .collect()
+            {
                 Ok(values) => Outcome::Values(values),
                 Err(e) => Outcome::Error(format!("{e:#}")),
             },

@@ -13,7 +13,10 @@ pub enum Outcome {
     /// An action returned these values.
     Values(Vec<Value>),
     /// Execution or instantiation trapped.
-    Trap { code: Option<wasmtime::Trap>, message: String },
+    Trap {
+        code: Option<wasmtime::Trap>,
+        message: String,
+    },
     /// The module was rejected (by the text parser, the validator, the pass,
     /// or the feature set of the suite).
     Rejected(String),
@@ -31,30 +34,44 @@ impl Outcome {
     /// the error is one.
     pub fn from_trap(err: &wasmtime::Error) -> Option<Outcome> {
         let code = err.downcast_ref::<wasmtime::Trap>().copied()?;
-        Some(Outcome::Trap { code: Some(code), message: code.to_string() })
+        Some(Outcome::Trap {
+            code: Some(code),
+            message: code.to_string(),
+        })
     }
 
     /// Whether the outcome satisfies what the script expects of `kind`.
     pub fn satisfies(&self, kind: &CommandKind) -> bool {
         match (kind, self) {
-            (CommandKind::Module { .. } | CommandKind::Instance { .. } | CommandKind::Register { .. }, Outcome::Done) => {
-                true
-            }
+            (
+                CommandKind::Module { .. }
+                | CommandKind::Instance { .. }
+                | CommandKind::Register { .. },
+                Outcome::Done,
+            ) => true,
             (CommandKind::Definition { .. }, Outcome::Done) => true,
             (CommandKind::Action { expect, .. }, outcome) => match (expect, outcome) {
                 (Expect::Success, Outcome::Values(_)) => true,
                 (Expect::Values(want), Outcome::Values(got)) => {
                     want.len() == got.len() && want.iter().zip(got).all(|(w, g)| w.matches(g))
                 }
-                (Expect::Trap(message), Outcome::Trap { code, message: got }) => trap_matches(message, *code, got),
-                (Expect::Exhaustion(_), Outcome::Trap { code, .. }) => *code == Some(wasmtime::Trap::StackOverflow),
+                (Expect::Trap(message), Outcome::Trap { code, message: got }) => {
+                    trap_matches(message, *code, got)
+                }
+                (Expect::Exhaustion(_), Outcome::Trap { code, .. }) => {
+                    *code == Some(wasmtime::Trap::StackOverflow)
+                }
                 _ => false,
             },
-            (CommandKind::AssertInvalid { .. } | CommandKind::AssertMalformed { .. }, Outcome::Rejected(_)) => true,
+            (
+                CommandKind::AssertInvalid { .. } | CommandKind::AssertMalformed { .. },
+                Outcome::Rejected(_),
+            ) => true,
             (CommandKind::AssertUnlinkable { .. }, Outcome::Unlinkable(_)) => true,
-            (CommandKind::AssertUninstantiable { message, .. }, Outcome::Trap { code, message: got }) => {
-                trap_matches(message, *code, got)
-            }
+            (
+                CommandKind::AssertUninstantiable { message, .. },
+                Outcome::Trap { code, message: got },
+            ) => trap_matches(message, *code, got),
             _ => false,
         }
     }
@@ -63,7 +80,16 @@ impl Outcome {
     /// values bit for bit, the same trap, the same kind of rejection.
     pub fn same_as(&self, original: &Outcome) -> bool {
         match (self, original) {
-            (Outcome::Trap { code: a, message: ma }, Outcome::Trap { code: b, message: mb }) => match (a, b) {
+            (
+                Outcome::Trap {
+                    code: a,
+                    message: ma,
+                },
+                Outcome::Trap {
+                    code: b,
+                    message: mb,
+                },
+            ) => match (a, b) {
                 (Some(a), Some(b)) => a == b,
                 _ => ma == mb,
             },
@@ -85,7 +111,9 @@ fn trap_matches(expected: &str, code: Option<wasmtime::Trap>, got: &str) -> bool
     }
     match code {
         Some(Trap::UnreachableCodeReached) => expected.starts_with("unreachable"),
-        Some(Trap::TableOutOfBounds) => expected.starts_with("undefined element") || expected.contains("table"),
+        Some(Trap::TableOutOfBounds) => {
+            expected.starts_with("undefined element") || expected.contains("table")
+        }
         Some(Trap::IndirectCallToNull) => expected.starts_with("uninitialized element"),
         Some(Trap::MemoryOutOfBounds) => expected.contains("out of bounds memory access"),
         _ => false,

@@ -41,7 +41,12 @@ struct Scope {
 
 impl Scope {
     fn roots(&self) -> Vec<usize> {
-        let mut roots: Vec<usize> = self.instances.values().copied().chain(self.current).collect();
+        let mut roots: Vec<usize> = self
+            .instances
+            .values()
+            .copied()
+            .chain(self.current)
+            .collect();
         roots.extend_from_slice(&self.registered);
         roots.sort_unstable();
         roots.dedup();
@@ -50,8 +55,14 @@ impl Scope {
 
     fn resolve(&self, name: &Option<String>) -> Result<usize, Outcome> {
         match name {
-            Some(n) => self.instances.get(n).copied().ok_or_else(|| Outcome::Error(format!("no module ${n}"))),
-            None => self.current.ok_or_else(|| Outcome::Error("no module instantiated yet".into())),
+            Some(n) => self
+                .instances
+                .get(n)
+                .copied()
+                .ok_or_else(|| Outcome::Error(format!("no module ${n}"))),
+            None => self
+                .current
+                .ok_or_else(|| Outcome::Error("no module instantiated yet".into())),
         }
     }
 }
@@ -100,8 +111,15 @@ fn execute_one(target: &mut dyn Target, scope: &mut Scope, kind: &CommandKind) -
                 other => other,
             },
         },
-        CommandKind::Instance { instance, definition } => {
-            let Some(wasm) = definition.as_ref().and_then(|d| scope.definitions.get(d)).cloned() else {
+        CommandKind::Instance {
+            instance,
+            definition,
+        } => {
+            let Some(wasm) = definition
+                .as_ref()
+                .and_then(|d| scope.definitions.get(d))
+                .cloned()
+            else {
                 return Outcome::Error(format!("no module definition {definition:?}"));
             };
             match target.instantiate(&wasm) {
@@ -135,11 +153,14 @@ fn execute_one(target: &mut dyn Target, scope: &mut Scope, kind: &CommandKind) -
                 Err(outcome) => outcome,
             },
         },
-        CommandKind::AssertInvalid { wasm, .. } | CommandKind::AssertMalformed { wasm, .. } => match wasm {
-            Err(e) => Outcome::Rejected(format!("text: {e}")),
-            Ok(wasm) => target.validate(wasm),
-        },
-        CommandKind::AssertUnlinkable { wasm, .. } | CommandKind::AssertUninstantiable { wasm, .. } => match wasm {
+        CommandKind::AssertInvalid { wasm, .. } | CommandKind::AssertMalformed { wasm, .. } => {
+            match wasm {
+                Err(e) => Outcome::Rejected(format!("text: {e}")),
+                Ok(wasm) => target.validate(wasm),
+            }
+        }
+        CommandKind::AssertUnlinkable { wasm, .. }
+        | CommandKind::AssertUninstantiable { wasm, .. } => match wasm {
             Err(e) => Outcome::Error(format!("cannot encode the module: {e}")),
             Ok(wasm) => match target.instantiate(wasm) {
                 Ok(_) => Outcome::Done,
@@ -209,7 +230,10 @@ fn fail_everywhere(report: &mut FileReport, modes: &[Mode], why: String) {
 
 /// The report of a file whose run panicked.
 pub fn panicked(file: &SpecFile, modes: &[Mode], message: String) -> FileReport {
-    let mut report = FileReport { path: file.path(), ..FileReport::default() };
+    let mut report = FileReport {
+        path: file.path(),
+        ..FileReport::default()
+    };
     fail_everywhere(&mut report, modes, format!("panicked: {message}"));
     report
 }
@@ -217,7 +241,10 @@ pub fn panicked(file: &SpecFile, modes: &[Mode], message: String) -> FileReport 
 /// Runs one file in the given modes.
 pub fn run_file(file: &SpecFile, engines: &Engines, modes: &[Mode], trace: bool) -> FileReport {
     let path = file.path();
-    let mut report = FileReport { path: path.clone(), ..FileReport::default() };
+    let mut report = FileReport {
+        path: path.clone(),
+        ..FileReport::default()
+    };
     let commands = match script::parse(file.text) {
         Ok(commands) => commands,
         Err(e) => {
@@ -227,17 +254,31 @@ pub fn run_file(file: &SpecFile, engines: &Engines, modes: &[Mode], trace: bool)
     };
 
     let mut original_cache = OriginalCache::default();
-    let original = match OriginalTarget::new(&engines.original, file.features, &mut original_cache) {
-        Ok(mut target) => execute(&mut target, &commands, trace.then(|| format!("{path} [original]")).as_deref()),
+    let original = match OriginalTarget::new(&engines.original, file.features, &mut original_cache)
+    {
+        Ok(mut target) => execute(
+            &mut target,
+            &commands,
+            trace.then(|| format!("{path} [original]")).as_deref(),
+        ),
         Err(e) => {
-            fail_everywhere(&mut report, modes, format!("cannot set up the original store: {e:#}"));
+            fail_everywhere(
+                &mut report,
+                modes,
+                format!("cannot set up the original store: {e:#}"),
+            );
             return report;
         }
     };
 
     let mut cache = InstrumentedCache::default();
     for mode in modes {
-        let mut target = match InstrumentedTarget::new(*mode, file.features, &engines.instrumented, &mut cache) {
+        let mut target = match InstrumentedTarget::new(
+            *mode,
+            file.features,
+            &engines.instrumented,
+            &mut cache,
+        ) {
             Ok(target) => target,
             Err(e) => {
                 report.passed.push((*mode, 0));
@@ -253,14 +294,20 @@ pub fn run_file(file: &SpecFile, engines: &Engines, modes: &[Mode], trace: bool)
                 continue;
             }
         };
-        let outcomes = execute(&mut target, &commands, trace.then(|| format!("{path} [{mode}]")).as_deref());
+        let outcomes = execute(
+            &mut target,
+            &commands,
+            trace.then(|| format!("{path} [{mode}]")).as_deref(),
+        );
         let activity = target.activity();
         report.activity.resumes += activity.resumes;
         report.activity.round_trips += activity.round_trips;
         report.activity.gated += activity.gated;
         let mut passed = 0;
         for ((command, got), original) in commands.iter().zip(&outcomes).zip(&original) {
-            let ok = got.satisfies(&command.kind) && original.satisfies(&command.kind) && got.same_as(original);
+            let ok = got.satisfies(&command.kind)
+                && original.satisfies(&command.kind)
+                && got.same_as(original);
             if ok {
                 passed += 1;
             } else {

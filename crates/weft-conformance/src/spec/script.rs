@@ -25,13 +25,25 @@ pub struct Command {
 #[derive(Debug)]
 pub enum CommandKind {
     /// `(module $name ...)`: instantiate, and make it the current module.
-    Module { name: Option<String>, wasm: ModuleBinary },
+    Module {
+        name: Option<String>,
+        wasm: ModuleBinary,
+    },
     /// `(module definition $name ...)`: remember a module without instantiating it.
-    Definition { name: Option<String>, wasm: ModuleBinary },
+    Definition {
+        name: Option<String>,
+        wasm: ModuleBinary,
+    },
     /// `(module instance $instance $definition)`.
-    Instance { instance: Option<String>, definition: Option<String> },
+    Instance {
+        instance: Option<String>,
+        definition: Option<String>,
+    },
     /// `(register "name" $module)`.
-    Register { as_name: String, module: Option<String> },
+    Register {
+        as_name: String,
+        module: Option<String>,
+    },
     /// `(invoke ...)`, `(get ...)` and the assertions about them.
     Action { action: Action, expect: Expect },
     /// `(assert_invalid ...)`.
@@ -52,8 +64,12 @@ impl CommandKind {
         match self {
             CommandKind::Module { name, .. } => format!("module{}", opt_name(name)),
             CommandKind::Definition { name, .. } => format!("module definition{}", opt_name(name)),
-            CommandKind::Instance { instance, .. } => format!("module instance{}", opt_name(instance)),
-            CommandKind::Register { as_name, module } => format!("register {as_name:?}{}", opt_name(module)),
+            CommandKind::Instance { instance, .. } => {
+                format!("module instance{}", opt_name(instance))
+            }
+            CommandKind::Register { as_name, module } => {
+                format!("register {as_name:?}{}", opt_name(module))
+            }
             CommandKind::Action { action, expect } => {
                 let directive = match expect {
                     Expect::Success => "",
@@ -65,8 +81,12 @@ impl CommandKind {
             }
             CommandKind::AssertInvalid { message, .. } => format!("assert_invalid {message:?}"),
             CommandKind::AssertMalformed { message, .. } => format!("assert_malformed {message:?}"),
-            CommandKind::AssertUnlinkable { message, .. } => format!("assert_unlinkable {message:?}"),
-            CommandKind::AssertUninstantiable { message, .. } => format!("assert_trap (module) {message:?}"),
+            CommandKind::AssertUnlinkable { message, .. } => {
+                format!("assert_unlinkable {message:?}")
+            }
+            CommandKind::AssertUninstantiable { message, .. } => {
+                format!("assert_trap (module) {message:?}")
+            }
             CommandKind::Unsupported { what } => what.clone(),
         }
     }
@@ -80,9 +100,16 @@ fn opt_name(name: &Option<String>) -> String {
 #[derive(Debug)]
 pub enum Action {
     /// Call an export.
-    Invoke { module: Option<String>, name: String, args: Vec<Arg> },
+    Invoke {
+        module: Option<String>,
+        name: String,
+        args: Vec<Arg>,
+    },
     /// Read an exported global.
-    Get { module: Option<String>, global: String },
+    Get {
+        module: Option<String>,
+        global: String,
+    },
 }
 
 impl Action {
@@ -114,7 +141,8 @@ pub enum Expect {
 pub fn parse(text: &str) -> Result<Vec<Command>> {
     let mut lexer = Lexer::new(text);
     lexer.allow_confusing_unicode(true);
-    let buffer = ParseBuffer::new_with_lexer(lexer).map_err(|e| anyhow!("{}", with_text(e, text)))?;
+    let buffer =
+        ParseBuffer::new_with_lexer(lexer).map_err(|e| anyhow!("{}", with_text(e, text)))?;
     let wast = parser::parse::<Wast<'_>>(&buffer).map_err(|e| anyhow!("{}", with_text(e, text)))?;
     let line = |span: wast::token::Span| span.linecol_in(text).0 + 1;
     let mut commands = Vec::with_capacity(wast.directives.len());
@@ -135,45 +163,83 @@ fn convert(directive: WastDirective<'_>, text: &str) -> Result<CommandKind> {
     Ok(match directive {
         WastDirective::Module(mut module) => {
             let name = module.name().map(|id| id.name().to_string());
-            CommandKind::Module { name, wasm: encode_quote(&mut module, text) }
+            CommandKind::Module {
+                name,
+                wasm: encode_quote(&mut module, text),
+            }
         }
         WastDirective::ModuleDefinition(mut module) => {
             let name = module.name().map(|id| id.name().to_string());
-            CommandKind::Definition { name, wasm: encode_quote(&mut module, text) }
+            CommandKind::Definition {
+                name,
+                wasm: encode_quote(&mut module, text),
+            }
         }
-        WastDirective::ModuleInstance { instance, module, .. } => CommandKind::Instance {
+        WastDirective::ModuleInstance {
+            instance, module, ..
+        } => CommandKind::Instance {
             instance: instance.map(|id| id.name().to_string()),
             definition: module.map(|id| id.name().to_string()),
         },
-        WastDirective::Register { name, module, .. } => {
-            CommandKind::Register { as_name: name.to_string(), module: module.map(|id| id.name().to_string()) }
-        }
-        WastDirective::Invoke(invoke) => CommandKind::Action { action: invoke_action(invoke)?, expect: Expect::Success },
+        WastDirective::Register { name, module, .. } => CommandKind::Register {
+            as_name: name.to_string(),
+            module: module.map(|id| id.name().to_string()),
+        },
+        WastDirective::Invoke(invoke) => CommandKind::Action {
+            action: invoke_action(invoke)?,
+            expect: Expect::Success,
+        },
         WastDirective::AssertReturn { exec, results, .. } => {
-            let expected = results.into_iter().map(expected).collect::<Result<Vec<_>>>()?;
+            let expected = results
+                .into_iter()
+                .map(expected)
+                .collect::<Result<Vec<_>>>()?;
             match exec {
                 WastExecute::Wat(_) => unsupported("assert_return of a module"),
-                exec => CommandKind::Action { action: execute_action(exec)?, expect: Expect::Values(expected) },
+                exec => CommandKind::Action {
+                    action: execute_action(exec)?,
+                    expect: Expect::Values(expected),
+                },
             }
         }
         WastDirective::AssertTrap { exec, message, .. } => match exec {
-            WastExecute::Wat(mut wat) => {
-                CommandKind::AssertUninstantiable { wasm: encode_wat(&mut wat, text), message: message.to_string() }
-            }
-            exec => CommandKind::Action { action: execute_action(exec)?, expect: Expect::Trap(message.to_string()) },
+            WastExecute::Wat(mut wat) => CommandKind::AssertUninstantiable {
+                wasm: encode_wat(&mut wat, text),
+                message: message.to_string(),
+            },
+            exec => CommandKind::Action {
+                action: execute_action(exec)?,
+                expect: Expect::Trap(message.to_string()),
+            },
         },
-        WastDirective::AssertExhaustion { call, message, .. } => {
-            CommandKind::Action { action: invoke_action(call)?, expect: Expect::Exhaustion(message.to_string()) }
-        }
-        WastDirective::AssertInvalid { mut module, message, .. } => {
-            CommandKind::AssertInvalid { wasm: encode_quote(&mut module, text), message: message.to_string() }
-        }
-        WastDirective::AssertMalformed { mut module, message, .. } => {
-            CommandKind::AssertMalformed { wasm: encode_quote(&mut module, text), message: message.to_string() }
-        }
-        WastDirective::AssertUnlinkable { mut module, message, .. } => {
-            CommandKind::AssertUnlinkable { wasm: encode_wat(&mut module, text), message: message.to_string() }
-        }
+        WastDirective::AssertExhaustion { call, message, .. } => CommandKind::Action {
+            action: invoke_action(call)?,
+            expect: Expect::Exhaustion(message.to_string()),
+        },
+        WastDirective::AssertInvalid {
+            mut module,
+            message,
+            ..
+        } => CommandKind::AssertInvalid {
+            wasm: encode_quote(&mut module, text),
+            message: message.to_string(),
+        },
+        WastDirective::AssertMalformed {
+            mut module,
+            message,
+            ..
+        } => CommandKind::AssertMalformed {
+            wasm: encode_quote(&mut module, text),
+            message: message.to_string(),
+        },
+        WastDirective::AssertUnlinkable {
+            mut module,
+            message,
+            ..
+        } => CommandKind::AssertUnlinkable {
+            wasm: encode_wat(&mut module, text),
+            message: message.to_string(),
+        },
         WastDirective::AssertInvalidCustom { .. } => unsupported("assert_invalid_custom"),
         WastDirective::AssertMalformedCustom { .. } => unsupported("assert_malformed_custom"),
         WastDirective::AssertException { .. } => unsupported("assert_exception"),
@@ -184,36 +250,55 @@ fn convert(directive: WastDirective<'_>, text: &str) -> Result<CommandKind> {
 }
 
 fn unsupported(what: &str) -> CommandKind {
-    CommandKind::Unsupported { what: format!("{what} (not a core WebAssembly 2.0 directive)") }
+    CommandKind::Unsupported {
+        what: format!("{what} (not a core WebAssembly 2.0 directive)"),
+    }
 }
 
 fn encode_quote(module: &mut QuoteWat<'_>, text: &str) -> ModuleBinary {
     match module {
-        QuoteWat::QuoteComponent(..) | QuoteWat::Wat(Wat::Component(_)) => Err("components are not supported".into()),
-        _ => module.encode().map(Arc::new).map_err(|e| with_text(e, text).to_string()),
+        QuoteWat::QuoteComponent(..) | QuoteWat::Wat(Wat::Component(_)) => {
+            Err("components are not supported".into())
+        }
+        _ => module
+            .encode()
+            .map(Arc::new)
+            .map_err(|e| with_text(e, text).to_string()),
     }
 }
 
 fn encode_wat(wat: &mut Wat<'_>, text: &str) -> ModuleBinary {
     match wat {
         Wat::Component(_) => Err("components are not supported".into()),
-        Wat::Module(_) => wat.encode().map(Arc::new).map_err(|e| with_text(e, text).to_string()),
+        Wat::Module(_) => wat
+            .encode()
+            .map(Arc::new)
+            .map_err(|e| with_text(e, text).to_string()),
     }
 }
 
 fn execute_action(exec: WastExecute<'_>) -> Result<Action> {
     match exec {
         WastExecute::Invoke(invoke) => invoke_action(invoke),
-        WastExecute::Get { module, global, .. } => {
-            Ok(Action::Get { module: module.map(|id| id.name().to_string()), global: global.to_string() })
-        }
+        WastExecute::Get { module, global, .. } => Ok(Action::Get {
+            module: module.map(|id| id.name().to_string()),
+            global: global.to_string(),
+        }),
         WastExecute::Wat(_) => Err(anyhow!("a module is not an action")),
     }
 }
 
 fn invoke_action(invoke: WastInvoke<'_>) -> Result<Action> {
-    let args = invoke.args.into_iter().map(arg).collect::<Result<Vec<_>>>()?;
-    Ok(Action::Invoke { module: invoke.module.map(|id| id.name().to_string()), name: invoke.name.to_string(), args })
+    let args = invoke
+        .args
+        .into_iter()
+        .map(arg)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Action::Invoke {
+        module: invoke.module.map(|id| id.name().to_string()),
+        name: invoke.name.to_string(),
+        args,
+    })
 }
 
 fn arg(a: WastArg<'_>) -> Result<Arg> {
@@ -260,12 +345,16 @@ fn expected_core(core: WastRetCore<'_>) -> Expected {
         WastRetCore::RefNull(heap) => match heap.as_ref().map(abstract_heap) {
             None => Expected::RefNull,
             Some(Some(AbstractHeapType::Func | AbstractHeapType::NoFunc)) => Expected::RefNullFunc,
-            Some(Some(AbstractHeapType::Extern | AbstractHeapType::NoExtern)) => Expected::RefNullExtern,
+            Some(Some(AbstractHeapType::Extern | AbstractHeapType::NoExtern)) => {
+                Expected::RefNullExtern
+            }
             Some(_) => Expected::Unsupported(format!("ref.null {heap:?}")),
         },
         WastRetCore::RefExtern(n) => Expected::RefExtern(n),
         WastRetCore::RefFunc(_) => Expected::RefFunc,
-        WastRetCore::Either(options) => Expected::Either(options.into_iter().map(expected_core).collect()),
+        WastRetCore::Either(options) => {
+            Expected::Either(options.into_iter().map(expected_core).collect())
+        }
         other => Expected::Unsupported(format!("{other:?}")),
     }
 }

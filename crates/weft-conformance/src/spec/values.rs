@@ -156,19 +156,41 @@ fn f64_matches(pattern: &NanPattern<u64>, bits: u64) -> bool {
 
 fn lanes<const N: usize>(v: u128) -> [u128; N] {
     let width = 128 / N;
-    let mask = if width == 128 { u128::MAX } else { (1u128 << width) - 1 };
+    let mask = if width == 128 {
+        u128::MAX
+    } else {
+        (1u128 << width) - 1
+    };
     std::array::from_fn(|i| (v >> (i * width)) & mask)
 }
 
 impl V128Pattern {
     fn matches(&self, v: u128) -> bool {
         match self {
-            V128Pattern::I8x16(want) => lanes::<16>(v).iter().zip(want).all(|(l, w)| *l as u8 == *w as u8),
-            V128Pattern::I16x8(want) => lanes::<8>(v).iter().zip(want).all(|(l, w)| *l as u16 == *w as u16),
-            V128Pattern::I32x4(want) => lanes::<4>(v).iter().zip(want).all(|(l, w)| *l as u32 == *w as u32),
-            V128Pattern::I64x2(want) => lanes::<2>(v).iter().zip(want).all(|(l, w)| *l as u64 == *w as u64),
-            V128Pattern::F32x4(want) => lanes::<4>(v).iter().zip(want).all(|(l, w)| f32_matches(w, *l as u32)),
-            V128Pattern::F64x2(want) => lanes::<2>(v).iter().zip(want).all(|(l, w)| f64_matches(w, *l as u64)),
+            V128Pattern::I8x16(want) => lanes::<16>(v)
+                .iter()
+                .zip(want)
+                .all(|(l, w)| *l as u8 == *w as u8),
+            V128Pattern::I16x8(want) => lanes::<8>(v)
+                .iter()
+                .zip(want)
+                .all(|(l, w)| *l as u16 == *w as u16),
+            V128Pattern::I32x4(want) => lanes::<4>(v)
+                .iter()
+                .zip(want)
+                .all(|(l, w)| *l as u32 == *w as u32),
+            V128Pattern::I64x2(want) => lanes::<2>(v)
+                .iter()
+                .zip(want)
+                .all(|(l, w)| *l as u64 == *w as u64),
+            V128Pattern::F32x4(want) => lanes::<4>(v)
+                .iter()
+                .zip(want)
+                .all(|(l, w)| f32_matches(w, *l as u32)),
+            V128Pattern::F64x2(want) => lanes::<2>(v)
+                .iter()
+                .zip(want)
+                .all(|(l, w)| f64_matches(w, *l as u64)),
         }
     }
 }
@@ -182,7 +204,7 @@ impl Expected {
             (Expected::F32(want), Value::F32(got)) => f32_matches(want, *got),
             (Expected::F64(want), Value::F64(got)) => f64_matches(want, *got),
             (Expected::V128(want), Value::V128(got)) => want.matches(*got),
-            (Expected::RefNull, Value::FuncRef { null } ) => *null,
+            (Expected::RefNull, Value::FuncRef { null }) => *null,
             (Expected::RefNull, Value::ExternRef(r)) => r.is_none(),
             (Expected::RefNullFunc, Value::FuncRef { null }) => *null,
             (Expected::RefNullExtern, Value::ExternRef(r)) => r.is_none(),
@@ -216,7 +238,11 @@ impl fmt::Display for NanPattern<u64> {
 }
 
 fn join<T: fmt::Display>(items: &[T]) -> String {
-    items.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(" ")
+    items
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl fmt::Display for Expected {
@@ -238,7 +264,15 @@ impl fmt::Display for Expected {
             Expected::RefFunc => write!(f, "ref.func"),
             Expected::RefExtern(None) => write!(f, "ref.extern"),
             Expected::RefExtern(Some(n)) => write!(f, "ref.extern {n}"),
-            Expected::Either(options) => write!(f, "either({})", options.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(" | ")),
+            Expected::Either(options) => write!(
+                f,
+                "either({})",
+                options
+                    .iter()
+                    .map(|o| o.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            ),
             Expected::Unsupported(what) => write!(f, "unsupported expectation {what}"),
         }
     }
@@ -263,6 +297,11 @@ mod tests {
         let v = u128::from_le_bytes([1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
         assert!(Expected::V128(V128Pattern::I32x4([1, 2, 3, -1])).matches(&Value::V128(v)));
         assert!(!Expected::V128(V128Pattern::I32x4([1, 2, 3, 4])).matches(&Value::V128(v)));
-        assert!(Expected::V128(V128Pattern::I8x16([1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, -1, -1, -1, -1])).matches(&Value::V128(v)));
+        assert!(
+            Expected::V128(V128Pattern::I8x16([
+                1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, -1, -1, -1, -1
+            ]))
+            .matches(&Value::V128(v))
+        );
     }
 }

@@ -50,7 +50,13 @@ fn check(name: &str, report: &Result<Report>) -> Result<()> {
 
     let program = Program::named(name)?;
     let builds = Builds::new(&toolchain(), &program)?;
-    let scaled = programs::run_modes(engine(), &program, &builds, &[Mode::Original], Some(LARGER_SCALE))?;
+    let scaled = programs::run_modes(
+        engine(),
+        &program,
+        &builds,
+        &[Mode::Original],
+        Some(LARGER_SCALE),
+    )?;
     programs::verify_output(&scaled)?;
     ensure!(
         scaled.native().stdout != report.native().stdout,
@@ -107,4 +113,6 @@ macro_rules! program_tests {
     };
 }
 
-program_tests!(bignum, dispatch, floats, json, kernels, nbody, recursion, strings, vm);
+program_tests!(
+    bignum, dispatch, floats, json, kernels, nbody, recursion, strings, vm
+);

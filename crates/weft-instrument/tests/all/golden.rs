@@ -14,7 +14,9 @@ fn print(wasm: &[u8]) -> String {
     let mut config = wasmprinter::Config::new();
     config.fold_instructions(false);
     let mut out = String::new();
-    config.print(wasm, &mut wasmprinter::PrintFmtWrite(&mut out)).expect("instrumented module prints");
+    config
+        .print(wasm, &mut wasmprinter::PrintFmtWrite(&mut out))
+        .expect("instrumented module prints");
     out
 }
 
@@ -24,7 +26,11 @@ fn golden_files() {
     let mut inputs: Vec<PathBuf> = std::fs::read_dir(golden_dir())
         .expect("golden directory")
         .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "wat") && p.file_stem().is_some_and(|s| !s.to_string_lossy().contains('.')))
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "wat")
+                && p.file_stem()
+                    .is_some_and(|s| !s.to_string_lossy().contains('.'))
+        })
         .collect();
     inputs.sort();
     assert!(!inputs.is_empty(), "no golden inputs found");
@@ -51,5 +57,8 @@ fn golden_files() {
             }
         }
     }
-    assert!(mismatches.is_empty(), "golden outputs differ (rerun with BLESS=1 to update): {mismatches:#?}");
+    assert!(
+        mismatches.is_empty(),
+        "golden outputs differ (rerun with BLESS=1 to update): {mismatches:#?}"
+    );
 }

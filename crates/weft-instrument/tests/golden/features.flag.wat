@@ -7,7 +7,7 @@
   (type (;5;) (func (param i32)))
   (table $t (;0;) 2 funcref)
   (table (;1;) 0 funcref)
-  (table (;2;) 8 8 funcref)
+  (table (;2;) 9 9 funcref)
   (memory (;0;) 1)
   (memory (;1;) 1 65536)
   (global $counter (;0;) (mut i32) i32.const 0)
@@ -18,10 +18,11 @@
   (export "multi" (func 3))
   (export "loop_params" (func 4))
   (export "if_params" (func 5))
-  (export "vectors" (func 6))
-  (export "branches" (func 7))
-  (export "segments" (func 8))
-  (export "dead_then" (func 9))
+  (export "block_params" (func 6))
+  (export "vectors" (func 7))
+  (export "branches" (func 8))
+  (export "segments" (func 9))
+  (export "dead_then" (func 10))
   (export "__weft_memory_0" (memory 0))
   (export "__weft_global_0" (global $counter))
   (export "__weft_table_0" (table $t))
@@ -33,21 +34,15 @@
   (export "__weft_funcref_stack" (table 1))
   (export "__weft_functions" (table 2))
   (export "__weft_start" (func $start))
-  (export "__weft_restore_segments" (func 10))
+  (export "__weft_restore_segments" (func 11))
   (elem $e (;0;) func $pair_up)
-  (elem (;1;) (table 2) (i32.const 0) func $pair_up 3 4 5 6 7 8 9)
+  (elem (;1;) (table 2) (i32.const 0) func $pair_up 3 4 5 6 7 8 9 10)
   (func $pair_up (;0;) (type $pair) (param i32) (result i32 i64)
     local.get 0
     local.get 0
     i64.extend_i32_u
   )
   (func $tick (;1;) (type 1)
-    global.get $counter
-    i32.const 1
-    i32.add
-    global.set $counter
-  )
-  (func $start (;2;) (type 1)
     (local i64 i32 i32 i32 i64)
     global.get 1
     if ;; label = @1
@@ -63,7 +58,7 @@
       local.set 2
       local.get 2
       i32.load 1
-      i32.const 2
+      i32.const 1
       i32.ne
       if ;; label = @2
         unreachable
@@ -92,16 +87,158 @@
     end
     block (type 3) (result i32 i64) ;; label = @1
       block ;; label = @2
+        block ;; label = @3
+          local.get 1
+          if ;; label = @4
+            local.get 1
+            i32.const 1
+            i32.sub
+            br_table 1 (;@3;) 0 (;@4;)
+          end
+          global.get $counter
+          i32.const 1
+          i32.add
+          global.set $counter
+        end
+        loop ;; label = @3
+          i32.const 0
+          local.set 1
+          i32.const 0
+          i32.load 1
+          if ;; label = @4
+            i32.const 1
+            global.set 1
+            i32.const 0
+            i64.const 0
+            br 3 (;@1;)
+          end
+        end
+      end
+      return
+    end
+    local.set 4
+    local.set 3
+    global.get 2
+    local.set 2
+    local.get 2
+    i64.extend_i32_u
+    i64.const 65551
+    i64.add
+    i64.const 16
+    i64.shr_u
+    memory.size 1
+    i64.extend_i32_u
+    i64.gt_u
+    if ;; label = @1
+      local.get 2
+      i64.extend_i32_u
+      i64.const 65551
+      i64.add
+      i64.const 16
+      i64.shr_u
+      memory.size 1
+      i64.extend_i32_u
+      i64.sub
+      i32.wrap_i64
+      memory.grow 1
+      i32.const -1
+      i32.eq
+      if ;; label = @2
+        unreachable
+      end
+    end
+    local.get 2
+    i32.const 1
+    i32.store 1
+    local.get 2
+    local.get 3
+    i32.store 1 offset=4
+    local.get 2
+    local.get 4
+    i32.wrap_i64
+    i32.store 1 offset=8
+    local.get 2
+    i32.const 16
+    i32.store 1 offset=12
+    local.get 2
+    i32.const 16
+    i32.add
+    global.set 2
+  )
+  (func $start (;2;) (type 1)
+    (local i64 i32 i32 i32 i64)
+    global.get 1
+    if ;; label = @1
+      global.get 2
+      i32.const 32
+      i32.lt_u
+      if ;; label = @2
+        unreachable
+      end
+      global.get 2
+      i32.const 16
+      i32.sub
+      local.set 2
+      local.get 2
+      i32.load 1
+      i32.const 2
+      i32.ne
+      if ;; label = @2
+        unreachable
+      end
+      local.get 2
+      i32.load 1 offset=4
+      local.tee 1
+      i32.const 2
+      i32.ge_u
+      if ;; label = @2
+        unreachable
+      end
+      local.get 1
+      i32.const 1
+      i32.add
+      local.set 1
+      local.get 2
+      global.set 2
+      local.get 2
+      i32.const 16
+      i32.eq
+      if ;; label = @2
         i32.const 0
-        i32.load 1
+        global.set 1
+      end
+    end
+    block (type 3) (result i32 i64) ;; label = @1
+      block ;; label = @2
+        block ;; label = @3
+          local.get 1
+          if ;; label = @4
+            local.get 1
+            i32.const 1
+            i32.sub
+            br_table 0 (;@4;) 1 (;@3;) 0 (;@4;)
+          end
+          i32.const 0
+          local.set 1
+          i32.const 0
+          i32.load 1
+          if ;; label = @4
+            i32.const 1
+            global.set 1
+            i32.const 0
+            i64.const 0
+            br 3 (;@1;)
+          end
+        end
+        i32.const 0
+        local.set 1
+        call $tick
+        global.get 1
         if ;; label = @3
           i32.const 1
-          global.set 1
-          i32.const 0
           i64.const 0
           br 2 (;@1;)
         end
-        call $tick
       end
       return
     end
@@ -298,7 +435,7 @@
       local.get 3
       i32.load 1 offset=20
       local.tee 2
-      i32.const 2
+      i32.const 3
       i32.ge_u
       if ;; label = @2
         unreachable
@@ -334,7 +471,7 @@
             local.get 2
             i32.const 1
             i32.sub
-            br_table 0 (;@4;) 1 (;@3;) 0 (;@4;)
+            br_table 0 (;@4;) 1 (;@3;) 1 (;@3;) 0 (;@4;)
           end
           i32.const 0
           local.set 2
@@ -358,19 +495,38 @@
           else
             local.set 7
           end
+          block ;; label = @4
+            local.get 2
+            if ;; label = @5
+              local.get 2
+              i32.const 2
+              i32.sub
+              br_table 0 (;@5;) 1 (;@4;) 0 (;@5;)
+            end
+            local.get 7
+            i32.const 0
+            local.set 2
+            i32.const 0
+            i32.load 1
+            if ;; label = @5
+              i32.const 1
+              global.set 1
+              i32.const 1
+              i64.const 0
+              br 4 (;@1;)
+            end
+            local.set 7
+          end
           local.get 7
           i32.const 0
           local.set 2
-          i32.const 0
-          i32.load 1
+          call $tick
+          global.get 1
           if ;; label = @4
-            i32.const 1
-            global.set 1
-            i32.const 1
+            i32.const 2
             i64.const 0
             br 3 (;@1;)
           end
-          call $tick
           local.get $n
           i32.add
           local.get $n
@@ -442,7 +598,7 @@
     i32.const 0
   )
   (func (;5;) (type 2) (param $c i32) (result i32)
-    (local i64 i32 i32 i32 i64)
+    (local i64 i32 i32 i32 i64 i32 i32 i32)
     global.get 1
     if ;; label = @1
       global.get 2
@@ -465,7 +621,7 @@
       local.get 3
       i32.load 1 offset=20
       local.tee 2
-      i32.const 1
+      i32.const 3
       i32.ge_u
       if ;; label = @2
         unreachable
@@ -478,6 +634,15 @@
       i32.load 1
       local.set $c
       local.get 3
+      i32.load 1 offset=4
+      local.set 6
+      local.get 3
+      i32.load 1 offset=8
+      local.set 7
+      local.get 3
+      i32.load 1 offset=12
+      local.set 8
+      local.get 3
       global.set 2
       local.get 3
       i32.const 16
@@ -489,25 +654,81 @@
     end
     block (type 3) (result i32 i64) ;; label = @1
       block (result i32) ;; label = @2
-        i32.const 0
-        i32.load 1
-        if ;; label = @3
-          i32.const 1
-          global.set 1
+        block ;; label = @3
+          local.get 2
+          if ;; label = @4
+            local.get 2
+            i32.const 1
+            i32.sub
+            br_table 0 (;@4;) 1 (;@3;) 1 (;@3;) 0 (;@4;)
+          end
           i32.const 0
-          i64.const 0
-          br 2 (;@1;)
+          local.set 2
+          i32.const 0
+          i32.load 1
+          if ;; label = @4
+            i32.const 1
+            global.set 1
+            i32.const 0
+            i64.const 0
+            br 3 (;@1;)
+          end
+          i32.const 40
+          local.get $c
+          local.set 6
+          local.set 7
         end
-        i32.const 40
-        local.get $c
+        local.get 7
+        local.get 6
         if (type 2) (param i32) (result i32) ;; label = @3
+          local.get 2
+          if (type 5) (param i32) ;; label = @4
+            drop
+          else
+            local.set 8
+          end
+          local.get 8
+          i32.const 0
+          local.set 2
           call $tick
+          global.get 1
+          if ;; label = @4
+            i32.const 1
+            i64.const 0
+            br 3 (;@1;)
+          end
           i32.const 2
           i32.add
         else
+          local.get 2
+          if (type 5) (param i32) ;; label = @4
+            drop
+          else
+            local.set 8
+          end
+          block ;; label = @4
+            local.get 2
+            if ;; label = @5
+              local.get 2
+              i32.const 3
+              i32.sub
+              br_table 1 (;@4;) 0 (;@5;)
+            end
+            local.get 8
+            i32.const 3
+            i32.sub
+            local.set 8
+          end
+          local.get 8
+          i32.const 0
+          local.set 2
           call $tick
-          i32.const 3
-          i32.sub
+          global.get 1
+          if ;; label = @4
+            i32.const 2
+            i64.const 0
+            br 3 (;@1;)
+          end
         end
       end
       return
@@ -547,6 +768,15 @@
     local.get $c
     i32.store 1
     local.get 3
+    local.get 6
+    i32.store 1 offset=4
+    local.get 3
+    local.get 7
+    i32.store 1 offset=8
+    local.get 3
+    local.get 8
+    i32.store 1 offset=12
+    local.get 3
     i32.const 5
     i32.store 1 offset=16
     local.get 3
@@ -566,6 +796,178 @@
     i32.const 0
   )
   (func (;6;) (type 2) (param $x i32) (result i32)
+    (local i64 i32 i32 i32 i64 i32 i32)
+    global.get 1
+    if ;; label = @1
+      global.get 2
+      i32.const 48
+      i32.lt_u
+      if ;; label = @2
+        unreachable
+      end
+      global.get 2
+      i32.const 32
+      i32.sub
+      local.set 3
+      local.get 3
+      i32.load 1 offset=16
+      i32.const 6
+      i32.ne
+      if ;; label = @2
+        unreachable
+      end
+      local.get 3
+      i32.load 1 offset=20
+      local.tee 2
+      i32.const 2
+      i32.ge_u
+      if ;; label = @2
+        unreachable
+      end
+      local.get 2
+      i32.const 1
+      i32.add
+      local.set 2
+      local.get 3
+      i32.load 1
+      local.set $x
+      local.get 3
+      i32.load 1 offset=4
+      local.set 6
+      local.get 3
+      i32.load 1 offset=8
+      local.set 7
+      local.get 3
+      global.set 2
+      local.get 3
+      i32.const 16
+      i32.eq
+      if ;; label = @2
+        i32.const 0
+        global.set 1
+      end
+    end
+    block (type 3) (result i32 i64) ;; label = @1
+      block (result i32) ;; label = @2
+        block ;; label = @3
+          local.get 2
+          if ;; label = @4
+            local.get 2
+            i32.const 1
+            i32.sub
+            br_table 0 (;@4;) 1 (;@3;) 0 (;@4;)
+          end
+          i32.const 0
+          local.set 2
+          i32.const 0
+          i32.load 1
+          if ;; label = @4
+            i32.const 1
+            global.set 1
+            i32.const 0
+            i64.const 0
+            br 3 (;@1;)
+          end
+          i32.const 1
+          local.set 6
+        end
+        local.get 6
+        block (type 2) (param i32) (result i32) ;; label = @3
+          local.get 2
+          if (type 5) (param i32) ;; label = @4
+            drop
+          else
+            local.set 7
+          end
+          block ;; label = @4
+            local.get 2
+            if ;; label = @5
+              local.get 2
+              i32.const 2
+              i32.sub
+              br_table 1 (;@4;) 0 (;@5;)
+            end
+            local.get 7
+            local.get $x
+            i32.add
+            local.set 7
+          end
+          local.get 7
+          i32.const 0
+          local.set 2
+          call $tick
+          global.get 1
+          if ;; label = @4
+            i32.const 1
+            i64.const 0
+            br 3 (;@1;)
+          end
+          i32.const 3
+          i32.mul
+        end
+      end
+      return
+    end
+    local.set 5
+    local.set 4
+    global.get 2
+    local.set 3
+    local.get 3
+    i64.extend_i32_u
+    i64.const 65567
+    i64.add
+    i64.const 16
+    i64.shr_u
+    memory.size 1
+    i64.extend_i32_u
+    i64.gt_u
+    if ;; label = @1
+      local.get 3
+      i64.extend_i32_u
+      i64.const 65567
+      i64.add
+      i64.const 16
+      i64.shr_u
+      memory.size 1
+      i64.extend_i32_u
+      i64.sub
+      i32.wrap_i64
+      memory.grow 1
+      i32.const -1
+      i32.eq
+      if ;; label = @2
+        unreachable
+      end
+    end
+    local.get 3
+    local.get $x
+    i32.store 1
+    local.get 3
+    local.get 6
+    i32.store 1 offset=4
+    local.get 3
+    local.get 7
+    i32.store 1 offset=8
+    local.get 3
+    i32.const 6
+    i32.store 1 offset=16
+    local.get 3
+    local.get 4
+    i32.store 1 offset=20
+    local.get 3
+    local.get 5
+    i32.wrap_i64
+    i32.store 1 offset=24
+    local.get 3
+    i32.const 32
+    i32.store 1 offset=28
+    local.get 3
+    i32.const 32
+    i32.add
+    global.set 2
+    i32.const 0
+  )
+  (func (;7;) (type 2) (param $x i32) (result i32)
     (local $v v128) (local $f funcref) (local i64 i32 i32 i32 i64)
     global.get 1
     if ;; label = @1
@@ -581,7 +983,7 @@
       local.set 5
       local.get 5
       i32.load 1 offset=32
-      i32.const 6
+      i32.const 7
       i32.ne
       if ;; label = @2
         unreachable
@@ -589,7 +991,7 @@
       local.get 5
       i32.load 1 offset=36
       local.tee 4
-      i32.const 1
+      i32.const 2
       i32.ge_u
       if ;; label = @2
         unreachable
@@ -626,21 +1028,40 @@
     end
     block (type 3) (result i32 i64) ;; label = @1
       block (result i32) ;; label = @2
+        block ;; label = @3
+          local.get 4
+          if ;; label = @4
+            local.get 4
+            i32.const 1
+            i32.sub
+            br_table 0 (;@4;) 1 (;@3;) 0 (;@4;)
+          end
+          i32.const 0
+          local.set 4
+          i32.const 0
+          i32.load 1
+          if ;; label = @4
+            i32.const 1
+            global.set 1
+            i32.const 0
+            i64.const 0
+            br 3 (;@1;)
+          end
+          local.get $x
+          i32x4.splat
+          local.set $v
+          ref.func $pair_up
+          local.set $f
+        end
         i32.const 0
-        i32.load 1
+        local.set 4
+        call $tick
+        global.get 1
         if ;; label = @3
           i32.const 1
-          global.set 1
-          i32.const 0
           i64.const 0
           br 2 (;@1;)
         end
-        local.get $x
-        i32x4.splat
-        local.set $v
-        ref.func $pair_up
-        local.set $f
-        call $tick
         i32.const 1
         local.get $f
         table.set $t
@@ -717,7 +1138,7 @@
     local.get $x
     i32.store 1 offset=16
     local.get 5
-    i32.const 6
+    i32.const 7
     i32.store 1 offset=32
     local.get 5
     local.get 6
@@ -735,8 +1156,8 @@
     global.set 2
     i32.const 0
   )
-  (func (;7;) (type 2) (param $i i32) (result i32)
-    (local i64 i32 i32 i32 i64)
+  (func (;8;) (type 2) (param $i i32) (result i32)
+    (local i64 i32 i32 i32 i64 i32)
     global.get 1
     if ;; label = @1
       global.get 2
@@ -751,7 +1172,7 @@
       local.set 3
       local.get 3
       i32.load 1 offset=16
-      i32.const 7
+      i32.const 8
       i32.ne
       if ;; label = @2
         unreachable
@@ -759,7 +1180,7 @@
       local.get 3
       i32.load 1 offset=20
       local.tee 2
-      i32.const 1
+      i32.const 2
       i32.ge_u
       if ;; label = @2
         unreachable
@@ -772,6 +1193,9 @@
       i32.load 1
       local.set $i
       local.get 3
+      i32.load 1 offset=4
+      local.set 6
+      local.get 3
       global.set 2
       local.get 3
       i32.const 16
@@ -783,19 +1207,49 @@
     end
     block (type 3) (result i32 i64) ;; label = @1
       block (result i32) ;; label = @2
-        i32.const 0
-        i32.load 1
-        if ;; label = @3
-          i32.const 1
-          global.set 1
+        block ;; label = @3
+          local.get 2
+          if ;; label = @4
+            local.get 2
+            i32.const 1
+            i32.sub
+            br_table 0 (;@4;) 1 (;@3;) 0 (;@4;)
+          end
           i32.const 0
-          i64.const 0
-          br 2 (;@1;)
+          local.set 2
+          i32.const 0
+          i32.load 1
+          if ;; label = @4
+            i32.const 1
+            global.set 1
+            i32.const 0
+            i64.const 0
+            br 3 (;@1;)
+          end
         end
         block (result i32) ;; label = @3
           block (result i32) ;; label = @4
-            i32.const 10
+            block ;; label = @5
+              local.get 2
+              if ;; label = @6
+                local.get 2
+                i32.const 2
+                i32.sub
+                br_table 1 (;@5;) 0 (;@6;)
+              end
+              i32.const 10
+              local.set 6
+            end
+            local.get 6
+            i32.const 0
+            local.set 2
             call $tick
+            global.get 1
+            if ;; label = @5
+              i32.const 1
+              i64.const 0
+              br 4 (;@1;)
+            end
             local.get $i
             br_table 1 (;@3;) 0 (;@4;)
           end
@@ -840,7 +1294,10 @@
     local.get $i
     i32.store 1
     local.get 3
-    i32.const 7
+    local.get 6
+    i32.store 1 offset=4
+    local.get 3
+    i32.const 8
     i32.store 1 offset=16
     local.get 3
     local.get 4
@@ -858,7 +1315,7 @@
     global.set 2
     i32.const 0
   )
-  (func (;8;) (type 1)
+  (func (;9;) (type 1)
     (local i64 i32 i32 i32 i64)
     global.get 1
     if ;; label = @1
@@ -874,7 +1331,7 @@
       local.set 2
       local.get 2
       i32.load 1
-      i32.const 8
+      i32.const 9
       i32.ne
       if ;; label = @2
         unreachable
@@ -882,7 +1339,7 @@
       local.get 2
       i32.load 1 offset=4
       local.tee 1
-      i32.const 1
+      i32.const 2
       i32.ge_u
       if ;; label = @2
         unreachable
@@ -903,16 +1360,35 @@
     end
     block (type 3) (result i32 i64) ;; label = @1
       block ;; label = @2
+        block ;; label = @3
+          local.get 1
+          if ;; label = @4
+            local.get 1
+            i32.const 1
+            i32.sub
+            br_table 0 (;@4;) 1 (;@3;) 0 (;@4;)
+          end
+          i32.const 0
+          local.set 1
+          i32.const 0
+          i32.load 1
+          if ;; label = @4
+            i32.const 1
+            global.set 1
+            i32.const 0
+            i64.const 0
+            br 3 (;@1;)
+          end
+        end
         i32.const 0
-        i32.load 1
+        local.set 1
+        call $tick
+        global.get 1
         if ;; label = @3
           i32.const 1
-          global.set 1
-          i32.const 0
           i64.const 0
           br 2 (;@1;)
         end
-        call $tick
         i32.const 0
         i32.const 0
         i32.const 5
@@ -962,7 +1438,7 @@
       end
     end
     local.get 2
-    i32.const 8
+    i32.const 9
     i32.store 1
     local.get 2
     local.get 3
@@ -979,8 +1455,8 @@
     i32.add
     global.set 2
   )
-  (func (;9;) (type 2) (param $c i32) (result i32)
-    (local i64 i32 i32 i32 i64)
+  (func (;10;) (type 2) (param $c i32) (result i32)
+    (local i64 i32 i32 i32 i64 i32 i32)
     global.get 1
     if ;; label = @1
       global.get 2
@@ -995,7 +1471,7 @@
       local.set 3
       local.get 3
       i32.load 1 offset=16
-      i32.const 9
+      i32.const 10
       i32.ne
       if ;; label = @2
         unreachable
@@ -1003,7 +1479,7 @@
       local.get 3
       i32.load 1 offset=20
       local.tee 2
-      i32.const 1
+      i32.const 3
       i32.ge_u
       if ;; label = @2
         unreachable
@@ -1016,6 +1492,12 @@
       i32.load 1
       local.set $c
       local.get 3
+      i32.load 1 offset=4
+      local.set 6
+      local.get 3
+      i32.load 1 offset=8
+      local.set 7
+      local.get 3
       global.set 2
       local.get 3
       i32.const 16
@@ -1027,24 +1509,73 @@
     end
     block (type 3) (result i32 i64) ;; label = @1
       block (result i32) ;; label = @2
-        i32.const 0
-        i32.load 1
-        if ;; label = @3
-          i32.const 1
-          global.set 1
+        block ;; label = @3
+          local.get 2
+          if ;; label = @4
+            local.get 2
+            i32.const 1
+            i32.sub
+            br_table 0 (;@4;) 1 (;@3;) 1 (;@3;) 0 (;@4;)
+          end
           i32.const 0
-          i64.const 0
-          br 2 (;@1;)
+          local.set 2
+          i32.const 0
+          i32.load 1
+          if ;; label = @4
+            i32.const 1
+            global.set 1
+            i32.const 0
+            i64.const 0
+            br 3 (;@1;)
+          end
         end
         block (result i32) ;; label = @3
-          local.get $c
+          block ;; label = @4
+            local.get 2
+            if ;; label = @5
+              local.get 2
+              i32.const 2
+              i32.sub
+              br_table 1 (;@4;) 1 (;@4;) 0 (;@5;)
+            end
+            local.get $c
+            local.set 6
+          end
+          local.get 6
           if (result i32) ;; label = @4
             i32.const 1
             br 1 (;@3;)
           else
+            block ;; label = @5
+              local.get 2
+              if ;; label = @6
+                local.get 2
+                i32.const 2
+                i32.sub
+                br_table 0 (;@6;) 1 (;@5;) 0 (;@6;)
+              end
+              i32.const 0
+              local.set 2
+              call $tick
+              global.get 1
+              if ;; label = @6
+                i32.const 1
+                i64.const 0
+                br 5 (;@1;)
+              end
+              i32.const 5
+              local.set 7
+            end
+            local.get 7
+            i32.const 0
+            local.set 2
             call $tick
-            i32.const 5
-            call $tick
+            global.get 1
+            if ;; label = @5
+              i32.const 2
+              i64.const 0
+              br 4 (;@1;)
+            end
             i32.const 6
             i32.add
           end
@@ -1087,7 +1618,13 @@
     local.get $c
     i32.store 1
     local.get 3
-    i32.const 9
+    local.get 6
+    i32.store 1 offset=4
+    local.get 3
+    local.get 7
+    i32.store 1 offset=8
+    local.get 3
+    i32.const 10
     i32.store 1 offset=16
     local.get 3
     local.get 4
@@ -1105,7 +1642,7 @@
     global.set 2
     i32.const 0
   )
-  (func (;10;) (type 4)
+  (func (;11;) (type 4)
     global.get 4
     i64.const 1
     i64.and

@@ -17,7 +17,9 @@
 //! run, so a figure never comes from code that computes something else.
 
 use crate::bench::programs::{self, Cache, Clang, Program, WasmOpt};
-use crate::bench::runner::{Clock, Host, Mechanism, Outcome, Runnable, check_same_behaviour, on_large_stack};
+use crate::bench::runner::{
+    Clock, Host, Mechanism, Outcome, Runnable, check_same_behaviour, on_large_stack,
+};
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
@@ -122,7 +124,10 @@ impl Variant {
     /// Whether the variant runs a transformed module (whose wasm code size
     /// therefore differs from the original's).
     pub(crate) fn transforms_module(self) -> bool {
-        matches!(self, Variant::WeftFuel | Variant::WeftFlag | Variant::Asyncify)
+        matches!(
+            self,
+            Variant::WeftFuel | Variant::WeftFlag | Variant::Asyncify
+        )
     }
 
     fn mechanism(self) -> Mechanism {
@@ -181,9 +186,11 @@ pub(crate) fn run(args: Args) -> Result<()> {
     let per_program = (u64::from(args.runs) + 1) * VARIANTS as u64;
     let progress = ProgressBar::new(per_program * programs.len() as u64);
     progress.set_style(
-        ProgressStyle::with_template("{prefix:>12.bold} [{bar:30}] {pos}/{len} runs, {elapsed} {wide_msg}")
-            .context("invalid progress bar template")?
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{prefix:>12.bold} [{bar:30}] {pos}/{len} runs, {elapsed} {wide_msg}",
+        )
+        .context("invalid progress bar template")?
+        .progress_chars("=> "),
     );
     progress.enable_steady_tick(Duration::from_millis(200));
 
@@ -266,7 +273,9 @@ impl Harness {
         };
         let weft_fuel = instrument(weft_instrument::Config::fuel(), "fuel")?;
         let weft_flag = instrument(weft_instrument::Config::flag(false), "flag")?;
-        let asyncify = self.wasm_opt.asyncify(&self.cache, &program.name, &original)?;
+        let asyncify = self
+            .wasm_opt
+            .asyncify(&self.cache, &program.name, &original)?;
         Ok(Variant::ALL.map(|variant| match variant {
             Variant::Original | Variant::WasmtimeFuel | Variant::WasmtimeEpoch => original.clone(),
             Variant::WeftFuel => weft_fuel.clone(),
@@ -276,7 +285,12 @@ impl Harness {
     }
 
     /// Compiles, checks and times every variant of `program`.
-    fn measure(&self, program: &Program, args: &Args, progress: &ProgressBar) -> Result<Measurement> {
+    fn measure(
+        &self,
+        program: &Program,
+        args: &Args,
+        progress: &ProgressBar,
+    ) -> Result<Measurement> {
         progress.set_message("compiling");
         let wasm = self.modules(program)?;
         let mut runnables = Vec::with_capacity(VARIANTS);
@@ -313,8 +327,9 @@ impl Harness {
             let outcome = runnables[variant.index()]
                 .run(&argv, args.clock)
                 .with_context(|| format!("{}: warm-up run", variant.label()))?;
-            check_same_behaviour(&reference, &outcome)
-                .with_context(|| format!("{} does not behave like the original", variant.label()))?;
+            check_same_behaviour(&reference, &outcome).with_context(|| {
+                format!("{} does not behave like the original", variant.label())
+            })?;
         }
         progress.inc(VARIANTS as u64);
 
@@ -329,15 +344,27 @@ impl Harness {
                     .run(&argv, args.clock)
                     .with_context(|| format!("{}: run {}", variant.label(), round + 1))?;
                 check_same_behaviour(&reference, &outcome).with_context(|| {
-                    format!("{} does not behave like the original in run {}", variant.label(), round + 1)
+                    format!(
+                        "{} does not behave like the original in run {}",
+                        variant.label(),
+                        round + 1
+                    )
                 })?;
                 samples[variant.index()].push(outcome.elapsed);
                 progress.inc(1);
             }
         }
 
-        let sizes: [Size; VARIANTS] = sizes.try_into().map_err(|_| anyhow::anyhow!("one size per variant"))?;
-        Ok(Measurement { name: program.name.clone(), scale, stdout_bytes: reference.stdout.len(), sizes, samples })
+        let sizes: [Size; VARIANTS] = sizes
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("one size per variant"))?;
+        Ok(Measurement {
+            name: program.name.clone(),
+            scale,
+            stdout_bytes: reference.stdout.len(),
+            sizes,
+            samples,
+        })
     }
 }
 
@@ -349,7 +376,9 @@ fn command_line(program: &Program, scale: u32) -> Vec<String> {
 /// configurations must reproduce, whatever it is: a program may report a
 /// count through it.
 fn run_original(original: &Runnable, argv: &[String], clock: Clock) -> Result<Outcome> {
-    original.run(argv, clock).context("the original module fails")
+    original
+        .run(argv, clock)
+        .context("the original module fails")
 }
 
 /// The scale at which the original module runs for about [`AIM_SECONDS`],
@@ -366,7 +395,9 @@ fn calibrate(program: &Program, original: &Runnable, clock: Clock) -> Result<u32
         // Grow at least 2x so that fixed costs cannot stall the search, and
         // at most 100x so that a run time dominated by them cannot overshoot.
         let factor = (AIM_SECONDS / seconds.max(1e-9)).clamp(2.0, 100.0);
-        scale = (f64::from(scale) * factor).round().min(f64::from(MAX_SCALE)) as u32;
+        scale = (f64::from(scale) * factor)
+            .round()
+            .min(f64::from(MAX_SCALE)) as u32;
     }
     Ok(scale)
 }

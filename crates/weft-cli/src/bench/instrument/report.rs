@@ -22,10 +22,12 @@ struct Timing {
 }
 
 fn timings(m: &Measurement) -> [Timing; VARIANTS] {
-    let summaries = m
-        .samples
-        .each_ref()
-        .map(|samples| Summary::of(samples).unwrap_or(Summary { median: Duration::ZERO, min: Duration::ZERO }));
+    let summaries = m.samples.each_ref().map(|samples| {
+        Summary::of(samples).unwrap_or(Summary {
+            median: Duration::ZERO,
+            min: Duration::ZERO,
+        })
+    });
     let base = summaries[Variant::Original.index()];
     summaries.map(|summary| Timing {
         summary,
@@ -35,15 +37,18 @@ fn timings(m: &Measurement) -> [Timing; VARIANTS] {
 }
 
 fn code_ratio(m: &Measurement, variant: Variant) -> f64 {
-    m.sizes[variant.index()].code_bytes as f64 / m.sizes[Variant::Original.index()].code_bytes as f64
+    m.sizes[variant.index()].code_bytes as f64
+        / m.sizes[Variant::Original.index()].code_bytes as f64
 }
 
 fn module_ratio(m: &Measurement, variant: Variant) -> f64 {
-    m.sizes[variant.index()].module_bytes as f64 / m.sizes[Variant::Original.index()].module_bytes as f64
+    m.sizes[variant.index()].module_bytes as f64
+        / m.sizes[Variant::Original.index()].module_bytes as f64
 }
 
 fn machine_code_ratio(m: &Measurement, variant: Variant) -> f64 {
-    m.sizes[variant.index()].machine_code_bytes as f64 / m.sizes[Variant::Original.index()].machine_code_bytes as f64
+    m.sizes[variant.index()].machine_code_bytes as f64
+        / m.sizes[Variant::Original.index()].machine_code_bytes as f64
 }
 
 /// The geometric means over all programs of one variant's ratios.
@@ -59,11 +64,26 @@ fn geomeans(measurements: &[Measurement], variant: Variant) -> Geomeans {
     let all_timings: Vec<_> = measurements.iter().map(timings).collect();
     let of = |values: Vec<f64>| geomean(values).unwrap_or(f64::NAN);
     Geomeans {
-        time: of(all_timings.iter().map(|t| t[variant.index()].ratio).collect()),
-        time_min: of(all_timings.iter().map(|t| t[variant.index()].ratio_min).collect()),
-        code: of(measurements.iter().map(|m| code_ratio(m, variant)).collect()),
-        module: of(measurements.iter().map(|m| module_ratio(m, variant)).collect()),
-        machine_code: of(measurements.iter().map(|m| machine_code_ratio(m, variant)).collect()),
+        time: of(all_timings
+            .iter()
+            .map(|t| t[variant.index()].ratio)
+            .collect()),
+        time_min: of(all_timings
+            .iter()
+            .map(|t| t[variant.index()].ratio_min)
+            .collect()),
+        code: of(measurements
+            .iter()
+            .map(|m| code_ratio(m, variant))
+            .collect()),
+        module: of(measurements
+            .iter()
+            .map(|m| module_ratio(m, variant))
+            .collect()),
+        machine_code: of(measurements
+            .iter()
+            .map(|m| machine_code_ratio(m, variant))
+            .collect()),
     }
 }
 
@@ -85,9 +105,17 @@ fn scale_note(setup: &Setup) -> String {
 /// The tables printed by default.
 pub(super) fn text(setup: &Setup, measurements: &[Measurement]) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "weft bench instrument: {} programs in {}", measurements.len(), setup.programs_dir.display());
-    let _ =
-        writeln!(out, "{}; {}; Wasmtime {}, Cranelift, opt-level speed", setup.clang, setup.wasm_opt, WASMTIME_VERSION);
+    let _ = writeln!(
+        out,
+        "weft bench instrument: {} programs in {}",
+        measurements.len(),
+        setup.programs_dir.display()
+    );
+    let _ = writeln!(
+        out,
+        "{}; {}; Wasmtime {}, Cranelift, opt-level speed",
+        setup.clang, setup.wasm_opt, WASMTIME_VERSION
+    );
     let _ = writeln!(
         out,
         "time = {} of instantiation + run in ms, median (min) of {} interleaved runs after a warm-up, {}",
@@ -95,14 +123,30 @@ pub(super) fn text(setup: &Setup, measurements: &[Measurement]) -> String {
         setup.runs,
         scale_note(setup)
     );
-    let _ = writeln!(out, "ratio = median / median of the original measured in this run; every run's output checked\n");
+    let _ = writeln!(
+        out,
+        "ratio = median / median of the original measured in this run; every run's output checked\n"
+    );
     out.push_str(&time_table(measurements).render());
     out.push_str("\nwasm code section, bytes and ratio to the original\n\n");
-    out.push_str(&size_table(measurements, &transformed(), |m, v| m.sizes[v.index()].code_bytes, code_ratio).render());
+    out.push_str(
+        &size_table(
+            measurements,
+            &transformed(),
+            |m, v| m.sizes[v.index()].code_bytes,
+            code_ratio,
+        )
+        .render(),
+    );
     out.push_str("\nmachine code compiled by Wasmtime, bytes and ratio to the original\n\n");
     out.push_str(
-        &size_table(measurements, &Variant::ALL, |m, v| m.sizes[v.index()].machine_code_bytes, machine_code_ratio)
-            .render(),
+        &size_table(
+            measurements,
+            &Variant::ALL,
+            |m, v| m.sizes[v.index()].machine_code_bytes,
+            machine_code_ratio,
+        )
+        .render(),
     );
     out.push('\n');
     out.push_str(&verdict(measurements));
@@ -110,7 +154,10 @@ pub(super) fn text(setup: &Setup, measurements: &[Measurement]) -> String {
 }
 
 fn transformed() -> Vec<Variant> {
-    Variant::ALL.into_iter().filter(|v| *v == Variant::Original || v.transforms_module()).collect()
+    Variant::ALL
+        .into_iter()
+        .filter(|v| *v == Variant::Original || v.transforms_module())
+        .collect()
 }
 
 fn time_table(measurements: &[Measurement]) -> Table {
@@ -139,10 +186,14 @@ fn time_table(measurements: &[Measurement]) -> Table {
         }
         table.row(row);
     }
-    let geo: Vec<Geomeans> = Variant::ALL.iter().map(|v| geomeans(measurements, *v)).collect();
-    for (label, pick) in
-        [("geomean", (|g: &Geomeans| g.time) as fn(&Geomeans) -> f64), ("geomean of min", |g| g.time_min)]
-    {
+    let geo: Vec<Geomeans> = Variant::ALL
+        .iter()
+        .map(|v| geomeans(measurements, *v))
+        .collect();
+    for (label, pick) in [
+        ("geomean", (|g: &Geomeans| g.time) as fn(&Geomeans) -> f64),
+        ("geomean of min", |g| g.time_min),
+    ] {
         let mut row = vec![label.to_owned(), String::new()];
         for variant in Variant::ALL {
             row.push(String::new());
@@ -188,7 +239,9 @@ fn size_table(
     for variant in variants {
         row.push(String::new());
         if *variant != Variant::Original {
-            row.push(times(geomean(measurements.iter().map(|m| ratio(m, *variant))).unwrap_or(f64::NAN)));
+            row.push(times(
+                geomean(measurements.iter().map(|m| ratio(m, *variant))).unwrap_or(f64::NAN),
+            ));
         }
     }
     table.footer(row);
