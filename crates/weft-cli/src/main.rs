@@ -24,7 +24,8 @@ enum Command {
     Instrument {
         /// The input module (.wasm or .wat).
         input: PathBuf,
-        /// Where to write the instrumented module.
+        /// Where to write the instrumented module: WebAssembly text when the
+        /// name ends in `.wat`, binary otherwise.
         #[arg(short, long)]
         output: PathBuf,
         /// What makes a check yield.
@@ -103,7 +104,14 @@ fn run(cli: Cli) -> Result<()> {
             };
             let out = weft_instrument::instrument(&wasm, &config)
                 .with_context(|| format!("cannot instrument {}", input.display()))?;
-            std::fs::write(&output, &out.wasm)
+            let bytes = if output.extension().is_some_and(|e| e == "wat") {
+                wasmprinter::print_bytes(&out.wasm)
+                    .context("cannot print the instrumented module as text")?
+                    .into_bytes()
+            } else {
+                out.wasm.clone()
+            };
+            std::fs::write(&output, &bytes)
                 .with_context(|| format!("cannot write {}", output.display()))?;
             let instrumented = out.info.functions.iter().filter(|f| f.instrumented).count();
             let defined = out.info.functions.iter().filter(|f| !f.imported).count();

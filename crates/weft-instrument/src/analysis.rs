@@ -72,6 +72,10 @@ pub(crate) trait Callees {
     fn can_unwind(&self, func: u32) -> bool;
     /// The static cost of a call to `func` that cannot unwind (its whole body).
     fn leaf_cost(&self, func: u32) -> u32;
+    /// The number of parameters of `func`.
+    fn params(&self, func: u32) -> Option<u32>;
+    /// The number of parameters of the function type `ty`.
+    fn type_params(&self, ty: u32) -> Option<u32>;
 }
 
 /// The result of the first pass over one function body.
@@ -196,7 +200,10 @@ pub(crate) fn analyze(
         top.seen_any = true;
     }
 
+    // Per operator: whether its level had an instruction before it.
+    let mut seen_before = vec![false; ops.len()];
     for (i, (op, _)) in ops.iter().enumerate() {
+        seen_before[i] = stack.last().is_some_and(|b| b.seen_any);
         let dead = stack.last().is_some_and(Builder::is_dead);
         // `else` and `end` belong to the enclosing level: they are live
         // whenever the `if`/`block`/`loop` itself is.
@@ -274,14 +281,36 @@ pub(crate) fn analyze(
             }
             Operator::Call { function_index } => {
                 if callees.can_unwind(*function_index) {
-                    push_call(&mut a, &mut stack, &mut next_rp, i, dead);
+                    let start = callees
+                        .params(*function_index)
+                        .map_or(i, |n| arguments_start(ops, i, n));
+                    push_call(
+                        &mut a,
+                        &mut stack,
+                        &mut next_rp,
+                        i,
+                        start,
+                        seen_before[start],
+                        dead,
+                    );
                 } else if let Some(r) = regions.last_mut() {
                     *r = r.saturating_add(callees.leaf_cost(*function_index));
                 }
                 mark_seen(&mut stack);
             }
-            Operator::CallIndirect { .. } => {
-                push_call(&mut a, &mut stack, &mut next_rp, i, dead);
+            Operator::CallIndirect { type_index, .. } => {
+                let start = callees
+                    .type_params(*type_index)
+                    .map_or(i, |n| arguments_start(ops, i, n + 1));
+                push_call(
+                    &mut a,
+                    &mut stack,
+                    &mut next_rp,
+                    i,
+                    start,
+                    seen_before[start],
+                    dead,
+                );
                 mark_seen(&mut stack);
             }
             Operator::Br { .. }
@@ -316,7 +345,19 @@ fn mark_seen(stack: &mut [Builder]) {
     }
 }
 
-fn push_call(a: &mut Analysis, stack: &mut [Builder], next_rp: &mut u32, i: usize, dead: bool) {
+/// A call at `i` that can unwind. Its boundary starts at `start`, the first
+/// operator of the code that computes its arguments (see [`arguments_start`]);
+/// `seen_before` tells whether the level has code before that.
+#[allow(clippy::too_many_arguments)]
+fn push_call(
+    a: &mut Analysis,
+    stack: &mut [Builder],
+    next_rp: &mut u32,
+    i: usize,
+    start: usize,
+    seen_before: bool,
+    dead: bool,
+) {
     if dead {
         return;
     }
@@ -324,9 +365,9 @@ fn push_call(a: &mut Analysis, stack: &mut [Builder], next_rp: &mut u32, i: usiz
     *next_rp += 1;
     a.call_resume_point[i] = Some(rp);
     let top = stack.last_mut().expect("open level");
-    let segment = u32::from(top.seen_any);
+    let segment = u32::from(seen_before);
     top.boundaries.push(Boundary {
-        op: Some(i),
+        op: Some(start),
         lo: rp,
         hi: rp + 1,
         segment,
@@ -353,4 +394,113 @@ fn finish_level(a: &mut Analysis, key: LevelKey, mut boundaries: Vec<Boundary>) 
             dispatch_targets: targets,
         },
     );
+}
+
+/// Where the arguments of the call at `call` (`count` operands, the table
+/// index of an indirect call included) start to be computed: the first of
+/// the operators right before the call that together push exactly its
+/// operands, when those operators can run again on a rewind with no effect
+/// but their results; `call` itself otherwise.
+///
+/// A rewound caller does not need the arguments: the callee restores its
+/// locals, parameters included, from its own frame. Moving the call's
+/// boundary (where the operand stack is spilled and the rewind dispatch
+/// lands) to the start of its arguments means that the arguments need no
+/// spill slots and the rewind recomputes them instead. That is only sound
+/// for code without effects that cannot trap when run again: constants,
+/// `local.get` (the locals are restored to what they were at the call),
+/// `global.get`, arithmetic that never traps, and loads whose address
+/// depends on no global (it is the same address as before the call, and
+/// memories never shrink).
+pub(crate) fn arguments_start(ops: &[(Operator<'_>, usize)], call: usize, count: u32) -> usize {
+    if count == 0 {
+        return call;
+    }
+    let mut needed = i64::from(count);
+    let mut reads_global = false;
+    let mut loads = false;
+    let mut j = call;
+    while j > 0 {
+        j -= 1;
+        let Some((pops, pushes, kind)) = pure_effect(&ops[j].0) else {
+            return call;
+        };
+        match kind {
+            Pure::Global => reads_global = true,
+            Pure::Load => loads = true,
+            Pure::Plain => {}
+        }
+        if reads_global && loads {
+            return call;
+        }
+        needed -= i64::from(pushes);
+        if needed < 0 {
+            // The operator also pushes values below the arguments.
+            return call;
+        }
+        needed += i64::from(pops);
+        if needed == 0 {
+            return j;
+        }
+    }
+    call
+}
+
+/// What kind of operator a recomputable one is.
+enum Pure {
+    Plain,
+    Global,
+    Load,
+}
+
+/// The operand stack effect `(pops, pushes)` of an operator that can be run
+/// again without effects or traps (see [`arguments_start`]); `None` for any
+/// other.
+fn pure_effect(op: &Operator<'_>) -> Option<(u32, u32, Pure)> {
+    use Operator::*;
+    Some(match op {
+        LocalGet { .. }
+        | I32Const { .. }
+        | I64Const { .. }
+        | F32Const { .. }
+        | F64Const { .. }
+        | RefNull { .. }
+        | RefFunc { .. } => (0, 1, Pure::Plain),
+        GlobalGet { .. } => (0, 1, Pure::Global),
+        I32Load { .. }
+        | I64Load { .. }
+        | F32Load { .. }
+        | F64Load { .. }
+        | I32Load8S { .. }
+        | I32Load8U { .. }
+        | I32Load16S { .. }
+        | I32Load16U { .. }
+        | I64Load8S { .. }
+        | I64Load8U { .. }
+        | I64Load16S { .. }
+        | I64Load16U { .. }
+        | I64Load32S { .. }
+        | I64Load32U { .. } => (1, 1, Pure::Load),
+        I32Eqz | I64Eqz | I32Clz | I32Ctz | I32Popcnt | I64Clz | I64Ctz | I64Popcnt | F32Abs
+        | F32Neg | F32Ceil | F32Floor | F32Trunc | F32Nearest | F32Sqrt | F64Abs | F64Neg
+        | F64Ceil | F64Floor | F64Trunc | F64Nearest | F64Sqrt | I32WrapI64 | I64ExtendI32S
+        | I64ExtendI32U | F32ConvertI32S | F32ConvertI32U | F32ConvertI64S | F32ConvertI64U
+        | F32DemoteF64 | F64ConvertI32S | F64ConvertI32U | F64ConvertI64S | F64ConvertI64U
+        | F64PromoteF32 | I32ReinterpretF32 | I64ReinterpretF64 | F32ReinterpretI32
+        | F64ReinterpretI64 | I32Extend8S | I32Extend16S | I64Extend8S | I64Extend16S
+        | I64Extend32S | I32TruncSatF32S | I32TruncSatF32U | I32TruncSatF64S | I32TruncSatF64U
+        | I64TruncSatF32S | I64TruncSatF32U | I64TruncSatF64S | I64TruncSatF64U | RefIsNull => {
+            (1, 1, Pure::Plain)
+        }
+        I32Eq | I32Ne | I32LtS | I32LtU | I32GtS | I32GtU | I32LeS | I32LeU | I32GeS | I32GeU
+        | I64Eq | I64Ne | I64LtS | I64LtU | I64GtS | I64GtU | I64LeS | I64LeU | I64GeS | I64GeU
+        | F32Eq | F32Ne | F32Lt | F32Gt | F32Le | F32Ge | F64Eq | F64Ne | F64Lt | F64Gt | F64Le
+        | F64Ge | I32Add | I32Sub | I32Mul | I32And | I32Or | I32Xor | I32Shl | I32ShrS
+        | I32ShrU | I32Rotl | I32Rotr | I64Add | I64Sub | I64Mul | I64And | I64Or | I64Xor
+        | I64Shl | I64ShrS | I64ShrU | I64Rotl | I64Rotr | F32Add | F32Sub | F32Mul | F32Div
+        | F32Min | F32Max | F32Copysign | F64Add | F64Sub | F64Mul | F64Div | F64Min | F64Max
+        | F64Copysign => (2, 1, Pure::Plain),
+        Select | TypedSelect { .. } => (3, 1, Pure::Plain),
+        _ => return None,
+    })
 }

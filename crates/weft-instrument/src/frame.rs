@@ -135,100 +135,77 @@ impl Code<'_> {
     }
 }
 
-/// Loads the fuel counter and, when rewinding, pops and restores this frame.
-/// A function without an entry check pays for its code outside loops here,
-/// on a normal entry only: a rewound frame paid when it was first entered.
-pub(crate) fn emit_prologue(
-    sink: &mut Vec<u8>,
-    env: &Env<'_>,
-    layout: &FrameLayout,
-    locals: Internals,
-    func_index: u32,
-    resume_points: u32,
-    entry_charge: u32,
-) {
+/// The two functions every instrumented function calls to pop and push its
+/// frame: the header checks, the state memory growth and the end of a rewind
+/// live there once per module instead of in every function.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FrameHelpers {
+    /// `(func, size, resume_points) -> resume point + 1`: checks that the top
+    /// frame is `func`'s, pops it (the global frame pointer then points at
+    /// it), ends the rewind at the innermost frame.
+    pub pop: u32,
+    /// `(resume point i32, boost i64, func, size) -> frame base`: makes room
+    /// for a frame, writes its header and pushes it.
+    pub push: u32,
+}
+
+/// The type of [`FrameHelpers::pop`].
+pub(crate) const POP_PARAMS: [ValType; 3] = [ValType::I32, ValType::I32, ValType::I32];
+/// The type of [`FrameHelpers::push`].
+pub(crate) const PUSH_PARAMS: [ValType; 4] =
+    [ValType::I32, ValType::I64, ValType::I32, ValType::I32];
+
+/// The body of [`FrameHelpers::pop`].
+pub(crate) fn pop_function(env: &Env<'_>) -> wasm_encoder::Function {
     use Instruction::*;
-    let mut c = Code(sink);
-    let size = layout.size;
-    let header = size - FRAME_HEADER_SIZE;
-    if env.config.counts_fuel() {
-        c.emit([GlobalGet(env.fuel_global), LocalSet(locals.fuel)]);
-    }
-    c.emit([GlobalGet(env.state_global), If(BlockType::Empty)]);
+    let (func, size, resume_points, header, rp) = (0, 1, 2, 3, 4);
+    let mut f = wasm_encoder::Function::new([(2, ValType::I32)]);
+    let mut body = Vec::new();
+    let mut c = Code(&mut body);
     // A frame must be there, and must be this function's.
     c.emit([
         GlobalGet(env.sp_global),
-        I32Const((STACK_BASE + size) as i32),
+        LocalGet(size),
+        I32Const(STACK_BASE as i32),
+        I32Add,
         I32LtU,
     ]);
     c.trap_if();
     c.emit([
         GlobalGet(env.sp_global),
-        I32Const(size as i32),
+        I32Const(FRAME_HEADER_SIZE as i32),
         I32Sub,
-        LocalSet(locals.base),
-    ]);
-    c.emit([
-        LocalGet(locals.base),
-        load(env, ValType::I32, header),
-        I32Const(func_index as i32),
+        LocalTee(header),
+        load(env, ValType::I32, 0),
+        LocalGet(func),
         I32Ne,
     ]);
     c.trap_if();
     c.emit([
-        LocalGet(locals.base),
-        load(env, ValType::I32, header + 4),
-        LocalTee(locals.rp),
-        I32Const(resume_points as i32),
+        LocalGet(header),
+        load(env, ValType::I32, 12),
+        LocalGet(size),
+        I32Ne,
+    ]);
+    c.trap_if();
+    c.emit([
+        LocalGet(header),
+        load(env, ValType::I32, 4),
+        LocalTee(rp),
+        LocalGet(resume_points),
         I32GeU,
     ]);
     c.trap_if();
     c.emit([
-        LocalGet(locals.rp),
-        I32Const(1),
-        I32Add,
-        LocalSet(locals.rp),
+        GlobalGet(env.sp_global),
+        LocalGet(size),
+        I32Sub,
+        GlobalSet(env.sp_global),
     ]);
-    for (slot, offset) in &layout.in_memory {
-        c.emit([
-            LocalGet(locals.base),
-            load(env, slot.ty, *offset),
-            LocalSet(slot.index),
-        ]);
-    }
-    for (refs, table, sp) in [
-        (&layout.funcrefs, env.funcref_stack, env.funcref_sp),
-        (&layout.externrefs, env.externref_stack, env.externref_sp),
-    ] {
-        if refs.is_empty() {
-            continue;
-        }
-        let (table, sp) = (
-            table.expect("reference stack"),
-            sp.expect("reference stack pointer"),
-        );
-        let temp = locals.saved_rp;
-        c.emit([
-            GlobalGet(sp),
-            I32Const(refs.len() as i32),
-            I32Sub,
-            LocalTee(temp),
-            GlobalSet(sp),
-        ]);
-        for (k, local) in refs.iter().enumerate() {
-            c.emit([
-                LocalGet(temp),
-                I32Const(k as i32),
-                I32Add,
-                TableGet(table),
-                LocalSet(*local),
-            ]);
-        }
-    }
-    c.emit([LocalGet(locals.base), GlobalSet(env.sp_global)]);
-    // The innermost frame ends the rewind.
+    // The innermost frame ends the rewind and hands back the fuel that its
+    // check charged before yielding.
     c.emit([
-        LocalGet(locals.base),
+        GlobalGet(env.sp_global),
         I32Const(STACK_BASE as i32),
         I32Eq,
         If(BlockType::Empty),
@@ -236,105 +213,35 @@ pub(crate) fn emit_prologue(
     c.emit([I32Const(STATE_NORMAL), GlobalSet(env.state_global)]);
     if env.config.counts_fuel() {
         c.emit([
-            LocalGet(locals.fuel),
-            LocalGet(locals.base),
-            load(env, ValType::I32, header + 8),
+            GlobalGet(env.fuel_global),
+            LocalGet(header),
+            load(env, ValType::I32, 8),
             I64ExtendI32U,
             I64Add,
-            LocalSet(locals.fuel),
+            GlobalSet(env.fuel_global),
         ]);
     }
-    c.emit([End]);
-    if entry_charge > 0 && env.config.counts_fuel() {
-        c.emit([
-            Else,
-            LocalGet(locals.fuel),
-            I64Const(i64::from(entry_charge)),
-            I64Sub,
-            LocalSet(locals.fuel),
-        ]);
-    }
-    c.emit([End]);
+    c.emit([End, LocalGet(rp), I32Const(1), I32Add, End]);
+    f.raw(body);
+    f
 }
 
-/// The save path: the operand stack holds the resume point (`i32`) and the
-/// fuel boost (`i64`); pushes this frame and leaves the zeros to the caller.
-pub(crate) fn emit_save_path(
-    sink: &mut Vec<u8>,
-    env: &Env<'_>,
-    layout: &FrameLayout,
-    locals: Internals,
-    func_index: u32,
-) {
+/// The body of [`FrameHelpers::push`].
+pub(crate) fn push_function(env: &Env<'_>) -> wasm_encoder::Function {
     use Instruction::*;
-    let mut c = Code(sink);
-    let size = layout.size;
-    let header = size - FRAME_HEADER_SIZE;
-    c.emit([LocalSet(locals.saved_boost), LocalSet(locals.saved_rp)]);
-    if env.config.counts_fuel() {
-        c.emit([LocalGet(locals.fuel), GlobalSet(env.fuel_global)]);
-    }
-    for (refs, table, sp, heap) in [
-        (
-            &layout.funcrefs,
-            env.funcref_stack,
-            env.funcref_sp,
-            HeapType::FUNC,
-        ),
-        (
-            &layout.externrefs,
-            env.externref_stack,
-            env.externref_sp,
-            HeapType::EXTERN,
-        ),
-    ] {
-        if refs.is_empty() {
-            continue;
-        }
-        let (table, sp) = (
-            table.expect("reference stack"),
-            sp.expect("reference stack pointer"),
-        );
-        let n = refs.len() as i32;
-        c.emit([GlobalGet(sp), LocalSet(locals.base)]);
-        c.emit([
-            TableSize(table),
-            LocalGet(locals.base),
-            I32Const(n),
-            I32Add,
-            I32LtU,
-            If(BlockType::Empty),
-        ]);
-        c.emit([
-            RefNull(heap),
-            LocalGet(locals.base),
-            I32Const(n),
-            I32Add,
-            TableSize(table),
-            I32Sub,
-            TableGrow(table),
-            I32Const(-1),
-            I32Eq,
-        ]);
-        c.trap_if();
-        c.emit([End]);
-        for (k, local) in refs.iter().enumerate() {
-            c.emit([
-                LocalGet(locals.base),
-                I32Const(k as i32),
-                I32Add,
-                LocalGet(*local),
-                TableSet(table),
-            ]);
-        }
-        c.emit([LocalGet(locals.base), I32Const(n), I32Add, GlobalSet(sp)]);
-    }
-    c.emit([GlobalGet(env.sp_global), LocalSet(locals.base)]);
+    let (rp, boost, func, size, base) = (0, 1, 2, 3, 4);
+    let mut f = wasm_encoder::Function::new([(1, ValType::I32)]);
+    let mut body = Vec::new();
+    let mut c = Code(&mut body);
+    c.emit([GlobalGet(env.sp_global), LocalSet(base)]);
     // Grow the state memory if the frame does not fit.
     let needed_pages = [
-        LocalGet(locals.base),
+        LocalGet(base),
         I64ExtendI32U,
-        I64Const(i64::from(size) + 65535),
+        LocalGet(size),
+        I64ExtendI32U,
+        I64Add,
+        I64Const(65535),
         I64Add,
         I64Const(16),
         I64ShrU,
@@ -358,6 +265,136 @@ pub(crate) fn emit_save_path(
     ]);
     c.trap_if();
     c.emit([End]);
+    c.emit([
+        GlobalGet(env.sp_global),
+        LocalGet(size),
+        I32Add,
+        LocalTee(base),
+        GlobalSet(env.sp_global),
+        LocalGet(base),
+        I32Const(FRAME_HEADER_SIZE as i32),
+        I32Sub,
+        LocalTee(base),
+        LocalGet(func),
+        store(env, ValType::I32, 0),
+        LocalGet(base),
+        LocalGet(rp),
+        store(env, ValType::I32, 4),
+        LocalGet(base),
+        LocalGet(boost),
+        I32WrapI64,
+        store(env, ValType::I32, 8),
+        LocalGet(base),
+        LocalGet(size),
+        store(env, ValType::I32, 12),
+        GlobalGet(env.sp_global),
+        LocalGet(size),
+        I32Sub,
+        End,
+    ]);
+    f.raw(body);
+    f
+}
+
+/// Loads the fuel counter and, when rewinding, pops and restores this frame.
+/// A function without an entry check pays for its code outside loops here,
+/// on a normal entry only: a rewound frame paid when it was first entered.
+pub(crate) fn emit_prologue(
+    sink: &mut Vec<u8>,
+    env: &Env<'_>,
+    layout: &FrameLayout,
+    locals: Internals,
+    func_index: u32,
+    resume_points: u32,
+    entry_charge: u32,
+) {
+    use Instruction::*;
+    let mut c = Code(sink);
+    if env.config.counts_fuel() {
+        c.emit([GlobalGet(env.fuel_global), LocalSet(locals.fuel)]);
+    }
+    c.emit([GlobalGet(env.state_global), If(BlockType::Empty)]);
+    c.emit([
+        I32Const(func_index as i32),
+        I32Const(layout.size as i32),
+        I32Const(resume_points as i32),
+        Call(env.frame_helpers.pop),
+        LocalSet(locals.rp),
+        GlobalGet(env.sp_global),
+        LocalSet(locals.base),
+    ]);
+    for (slot, offset) in &layout.in_memory {
+        c.emit([
+            LocalGet(locals.base),
+            load(env, slot.ty, *offset),
+            LocalSet(slot.index),
+        ]);
+    }
+    for (refs, table, sp) in [
+        (&layout.funcrefs, env.funcref_stack, env.funcref_sp),
+        (&layout.externrefs, env.externref_stack, env.externref_sp),
+    ] {
+        if refs.is_empty() {
+            continue;
+        }
+        let (table, sp) = (
+            table.expect("reference stack"),
+            sp.expect("reference stack pointer"),
+        );
+        let temp = locals.base;
+        c.emit([
+            GlobalGet(sp),
+            I32Const(refs.len() as i32),
+            I32Sub,
+            LocalTee(temp),
+            GlobalSet(sp),
+        ]);
+        for (k, local) in refs.iter().enumerate() {
+            c.emit([
+                LocalGet(temp),
+                I32Const(k as i32),
+                I32Add,
+                TableGet(table),
+                LocalSet(*local),
+            ]);
+        }
+    }
+    if env.config.counts_fuel() {
+        // The innermost frame's boost went to the global.
+        c.emit([GlobalGet(env.fuel_global), LocalSet(locals.fuel)]);
+    }
+    if entry_charge > 0 && env.config.counts_fuel() {
+        c.emit([
+            Else,
+            LocalGet(locals.fuel),
+            I64Const(i64::from(entry_charge)),
+            I64Sub,
+            LocalSet(locals.fuel),
+        ]);
+    }
+    c.emit([End]);
+}
+
+/// The save path: the operand stack holds the resume point (`i32`) and the
+/// fuel boost (`i64`); pushes this frame and leaves the zeros to the caller.
+pub(crate) fn emit_save_path(
+    sink: &mut Vec<u8>,
+    env: &Env<'_>,
+    layout: &FrameLayout,
+    locals: Internals,
+    func_index: u32,
+) {
+    use Instruction::*;
+    let mut c = Code(sink);
+    if env.config.counts_fuel() {
+        c.emit([LocalGet(locals.fuel), GlobalSet(env.fuel_global)]);
+    }
+    c.emit([
+        I32Const(func_index as i32),
+        I32Const(layout.size as i32),
+        Call(env.frame_helpers.push),
+        LocalSet(locals.base),
+    ]);
     for (slot, offset) in &layout.in_memory {
         c.emit([
             LocalGet(locals.base),
@@ -365,23 +402,60 @@ pub(crate) fn emit_save_path(
             store(env, slot.ty, *offset),
         ]);
     }
-    c.emit([
-        LocalGet(locals.base),
-        I32Const(func_index as i32),
-        store(env, ValType::I32, header),
-        LocalGet(locals.base),
-        LocalGet(locals.saved_rp),
-        store(env, ValType::I32, header + 4),
-        LocalGet(locals.base),
-        LocalGet(locals.saved_boost),
-        I32WrapI64,
-        store(env, ValType::I32, header + 8),
-        LocalGet(locals.base),
-        I32Const(size as i32),
-        store(env, ValType::I32, header + 12),
-        LocalGet(locals.base),
-        I32Const(size as i32),
-        I32Add,
-        GlobalSet(env.sp_global),
-    ]);
+    for (refs, table, sp, heap) in [
+        (
+            &layout.funcrefs,
+            env.funcref_stack,
+            env.funcref_sp,
+            HeapType::FUNC,
+        ),
+        (
+            &layout.externrefs,
+            env.externref_stack,
+            env.externref_sp,
+            HeapType::EXTERN,
+        ),
+    ] {
+        if refs.is_empty() {
+            continue;
+        }
+        let (table, sp) = (
+            table.expect("reference stack"),
+            sp.expect("reference stack pointer"),
+        );
+        let n = refs.len() as i32;
+        let temp = locals.base;
+        c.emit([GlobalGet(sp), LocalSet(temp)]);
+        c.emit([
+            TableSize(table),
+            LocalGet(temp),
+            I32Const(n),
+            I32Add,
+            I32LtU,
+            If(BlockType::Empty),
+        ]);
+        c.emit([
+            RefNull(heap),
+            LocalGet(temp),
+            I32Const(n),
+            I32Add,
+            TableSize(table),
+            I32Sub,
+            TableGrow(table),
+            I32Const(-1),
+            I32Eq,
+        ]);
+        c.trap_if();
+        c.emit([End]);
+        for (k, local) in refs.iter().enumerate() {
+            c.emit([
+                LocalGet(temp),
+                I32Const(k as i32),
+                I32Add,
+                LocalGet(*local),
+                TableSet(table),
+            ]);
+        }
+        c.emit([LocalGet(temp), I32Const(n), I32Add, GlobalSet(sp)]);
+    }
 }

@@ -45,14 +45,17 @@ use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
 use wasm_encoder::{BlockType, Encode, Instruction, MemArg, ValType};
 use wasmparser::{FuncValidator, Operator, ValidatorResources};
 
+/// A level dispatches through a `br_table` while it has at most this many
+/// resume points per dispatch target, and through a chain of comparisons
+/// otherwise.
+const DENSE_DISPATCH_FACTOR: u32 = 4;
+
 /// The locals the pass adds to an instrumented function, besides spill slots.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Internals {
     pub fuel: u32,
     pub rp: u32,
     pub base: u32,
-    pub saved_rp: u32,
-    pub saved_boost: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,19 +124,11 @@ impl FunctionEmitter<'_, '_> {
         let original_locals =
             u32::try_from(local_types.len()).map_err(|_| Error::Limit("too many locals".into()))?;
         let n = original_locals;
-        local_types.extend([
-            ValType::I64,
-            ValType::I32,
-            ValType::I32,
-            ValType::I32,
-            ValType::I64,
-        ]);
+        local_types.extend([ValType::I64, ValType::I32, ValType::I32]);
         let internals = Internals {
             fuel: n,
             rp: n + 1,
             base: n + 2,
-            saved_rp: n + 3,
-            saved_boost: n + 4,
         };
 
         let mut e = FunctionEmitter {
@@ -423,20 +418,39 @@ impl FunctionEmitter<'_, '_> {
             // Frames of blocks B_targets .. B_1, innermost last.
             let top = self.frames.len();
             state.dispatch_frames = (top - targets..top).collect();
-            let (lo, hi) = level.range();
-            let mut table = vec![0u32; (hi - lo) as usize];
-            for b in &level.boundaries {
-                for rp in b.lo..b.hi {
-                    table[(rp - lo) as usize] = b.segment;
-                }
-            }
             self.push(Instruction::LocalGet(self.internals.rp));
             self.push(Instruction::If(BlockType::Empty));
-            self.push(Instruction::LocalGet(self.internals.rp));
-            self.push(Instruction::I32Const(lo as i32 + 1));
-            self.push(Instruction::I32Sub);
             // Inside the `if`, depth 0 falls into segment 0 and depth j is B_j.
-            self.push(Instruction::BrTable(Cow::Owned(table), 0));
+            let (lo, hi) = level.range();
+            if hi - lo <= DENSE_DISPATCH_FACTOR * (targets as u32 + 1) {
+                // Few resume points per segment: one indirect branch.
+                let mut table = vec![0u32; (hi - lo) as usize];
+                for b in &level.boundaries {
+                    for rp in b.lo..b.hi {
+                        table[(rp - lo) as usize] = b.segment;
+                    }
+                }
+                self.push(Instruction::LocalGet(self.internals.rp));
+                self.push(Instruction::I32Const(lo as i32 + 1));
+                self.push(Instruction::I32Sub);
+                self.push(Instruction::BrTable(Cow::Owned(table), 0));
+            } else {
+                // Segments holding many resume points (a level that encloses
+                // large nested code): one comparison per segment, from the
+                // last, since a table would have an entry per resume point
+                // of the whole nested code, at every enclosing level.
+                let mut firsts = vec![u32::MAX; targets + 1];
+                for b in &level.boundaries {
+                    let first = &mut firsts[b.segment as usize];
+                    *first = (*first).min(b.lo);
+                }
+                for segment in (1..=targets).rev() {
+                    self.push(Instruction::LocalGet(self.internals.rp));
+                    self.push(Instruction::I32Const(firsts[segment] as i32 + 1));
+                    self.push(Instruction::I32GeU);
+                    self.push(Instruction::BrIf(segment as u32));
+                }
+            }
             self.push(Instruction::End);
         }
         self.reload(&stack);

@@ -64,6 +64,7 @@ pub(crate) struct Env<'m> {
     pub first_dropped_global: u32,
     pub data_segments: u32,
     pub save_block_type: u32,
+    pub frame_helpers: crate::frame::FrameHelpers,
     func_params: &'m [u32],
 }
 
@@ -100,6 +101,9 @@ impl Env<'_> {
 struct CalleeTable<'a> {
     can_unwind: &'a [bool],
     leaf_cost: &'a [u32],
+    /// Parameter count by function index, and by type index.
+    func_params: &'a [u32],
+    type_params: &'a [u32],
 }
 
 impl Callees for CalleeTable<'_> {
@@ -108,6 +112,12 @@ impl Callees for CalleeTable<'_> {
     }
     fn leaf_cost(&self, func: u32) -> u32 {
         self.leaf_cost.get(func as usize).copied().unwrap_or(0)
+    }
+    fn params(&self, func: u32) -> Option<u32> {
+        self.func_params.get(func as usize).copied()
+    }
+    fn type_params(&self, ty: u32) -> Option<u32> {
+        self.type_params.get(ty as usize).copied()
     }
 }
 
@@ -228,7 +238,10 @@ fn parse(wasm: &[u8]) -> Result<Parsed<'_>> {
                             p.imported_globals += 1;
                         }
                         TypeRef::Tag(_) => {
-                            return Err(unsupported("exception handling", "an imported tag".into()));
+                            return Err(unsupported(
+                                "exception handling",
+                                "an imported tag".into(),
+                            ));
                         }
                     }
                     p.imports.push(imp);
@@ -570,9 +583,21 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
         can_unwind[f] = b.has_loop || b.has_call;
         leaf_cost[f] = b.cost;
     }
+    let type_params: Vec<u32> = p
+        .func_types
+        .iter()
+        .map(|f| f.as_ref().map_or(0, |f| f.params().len() as u32))
+        .collect();
+    let func_params: Vec<u32> = p
+        .func_type_of
+        .iter()
+        .map(|t| type_params.get(*t as usize).copied().unwrap_or(0))
+        .collect();
     let callees = CalleeTable {
         can_unwind: &can_unwind,
         leaf_cost: &leaf_cost,
+        func_params: &func_params,
+        type_params: &type_params,
     };
 
     let has_drops = bodies.iter().any(|b| {
@@ -696,17 +721,16 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
     let mut types = TypeInterner::new(n_types);
     let save_block_type = types.intern(&[], &[ValType::I32, ValType::I64]);
     let restore_segments = has_drops.then(|| (types.intern(&[], &[]), total_funcs as u32));
+    let first_helper = total_funcs as u32 + u32::from(has_drops);
+    let frame_helpers = crate::frame::FrameHelpers {
+        pop: first_helper,
+        push: first_helper + 1,
+    };
+    let helper_types = [
+        types.intern(&crate::frame::POP_PARAMS, &[ValType::I32]),
+        types.intern(&crate::frame::PUSH_PARAMS, &[ValType::I32]),
+    ];
 
-    let func_params: Vec<u32> = p
-        .func_type_of
-        .iter()
-        .map(|t| {
-            p.func_types
-                .get(*t as usize)
-                .and_then(|f| f.as_ref())
-                .map_or(0, |f| f.params().len() as u32)
-        })
-        .collect();
     let env = Env {
         config: *config,
         remap,
@@ -724,6 +748,7 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
         first_dropped_global,
         data_segments: n_data,
         save_block_type,
+        frame_helpers,
         func_params: &func_params,
     };
 
@@ -785,6 +810,8 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
     if restore_segments.is_some() {
         code.function(&restore_segments_function(&env, &p));
     }
+    code.function(&crate::frame::pop_function(&env));
+    code.function(&crate::frame::push_function(&env));
 
     // Assemble.
     let mut rt = remap;
@@ -852,6 +879,9 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
         function_section.function(*t);
     }
     if let Some((ty, _)) = restore_segments {
+        function_section.function(ty);
+    }
+    for ty in helper_types {
         function_section.function(ty);
     }
     module.section(&function_section);

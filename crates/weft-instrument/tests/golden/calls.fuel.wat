@@ -2,6 +2,8 @@
   (type (;0;) (func (param i32)))
   (type (;1;) (func (param i32) (result i32)))
   (type (;2;) (func (result i32 i64)))
+  (type (;3;) (func (param i32 i32 i32) (result i32)))
+  (type (;4;) (func (param i32 i64 i32 i32) (result i32)))
   (import "env" "print" (func $print (;0;) (type 0)))
   (table (;0;) 2 2 funcref)
   (memory (;0;) 1 65536)
@@ -17,67 +19,29 @@
   (export "__weft_functions" (table 0))
   (elem (;0;) (table 0) (i32.const 0) func $fib 2)
   (func $fib (;1;) (type 1) (param $n i32) (result i32)
-    (local i64 i32 i32 i32 i64 i32 i32 i32)
+    (local i64 i32 i32 i32 i32)
     global.get 1
     local.set 1
     global.get 0
     if ;; label = @1
-      global.get 2
-      i32.const 48
-      i32.lt_u
-      if ;; label = @2
-        unreachable
-      end
-      global.get 2
+      i32.const 1
       i32.const 32
-      i32.sub
-      local.set 3
-      local.get 3
-      i32.load offset=16
-      i32.const 1
-      i32.ne
-      if ;; label = @2
-        unreachable
-      end
-      local.get 3
-      i32.load offset=20
-      local.tee 2
       i32.const 3
-      i32.ge_u
-      if ;; label = @2
-        unreachable
-      end
-      local.get 2
-      i32.const 1
-      i32.add
+      call 3
       local.set 2
+      global.get 2
+      local.set 3
       local.get 3
       i32.load
       local.set $n
       local.get 3
       i32.load offset=4
-      local.set 6
+      local.set 4
       local.get 3
       i32.load offset=8
-      local.set 7
-      local.get 3
-      i32.load offset=12
-      local.set 8
-      local.get 3
-      global.set 2
-      local.get 3
-      i32.const 16
-      i32.eq
-      if ;; label = @2
-        i32.const 0
-        global.set 0
-        local.get 1
-        local.get 3
-        i32.load offset=24
-        i64.extend_i32_u
-        i64.add
-        local.set 1
-      end
+      local.set 5
+      global.get 1
+      local.set 1
     end
     block (type 2) (result i32 i64) ;; label = @1
       block (result i32) ;; label = @2
@@ -107,27 +71,23 @@
           local.get $n
           i32.const 2
           i32.lt_u
-          local.set 6
+          local.set 4
         end
-        local.get 6
+        local.get 4
         if (result i32) ;; label = @3
           local.get $n
         else
           block ;; label = @4
-            block ;; label = @5
+            local.get 2
+            if ;; label = @5
               local.get 2
-              if ;; label = @6
-                local.get 2
-                i32.const 2
-                i32.sub
-                br_table 1 (;@5;) 2 (;@4;) 0 (;@6;)
-              end
-              local.get $n
-              i32.const 1
+              i32.const 2
               i32.sub
-              local.set 7
+              br_table 0 (;@5;) 1 (;@4;) 0 (;@5;)
             end
-            local.get 7
+            local.get $n
+            i32.const 1
+            i32.sub
             i32.const 0
             local.set 2
             local.get 1
@@ -141,14 +101,12 @@
               i64.const 0
               br 4 (;@1;)
             end
-            local.get $n
-            i32.const 2
-            i32.sub
-            local.set 8
-            local.set 7
+            local.set 5
           end
-          local.get 7
-          local.get 8
+          local.get 5
+          local.get $n
+          i32.const 2
+          i32.sub
           i32.const 0
           local.set 2
           local.get 1
@@ -169,129 +127,44 @@
       global.set 1
       return
     end
-    local.set 5
-    local.set 4
     local.get 1
     global.set 1
-    global.get 2
+    i32.const 1
+    i32.const 32
+    call 4
     local.set 3
-    local.get 3
-    i64.extend_i32_u
-    i64.const 65567
-    i64.add
-    i64.const 16
-    i64.shr_u
-    memory.size
-    i64.extend_i32_u
-    i64.gt_u
-    if ;; label = @1
-      local.get 3
-      i64.extend_i32_u
-      i64.const 65567
-      i64.add
-      i64.const 16
-      i64.shr_u
-      memory.size
-      i64.extend_i32_u
-      i64.sub
-      i32.wrap_i64
-      memory.grow
-      i32.const -1
-      i32.eq
-      if ;; label = @2
-        unreachable
-      end
-    end
     local.get 3
     local.get $n
     i32.store
     local.get 3
-    local.get 6
+    local.get 4
     i32.store offset=4
     local.get 3
-    local.get 7
-    i32.store offset=8
-    local.get 3
-    local.get 8
-    i32.store offset=12
-    local.get 3
-    i32.const 1
-    i32.store offset=16
-    local.get 3
-    local.get 4
-    i32.store offset=20
-    local.get 3
     local.get 5
-    i32.wrap_i64
-    i32.store offset=24
-    local.get 3
-    i32.const 32
-    i32.store offset=28
-    local.get 3
-    i32.const 32
-    i32.add
-    global.set 2
+    i32.store offset=8
     i32.const 0
   )
   (func (;2;) (type 1) (param $n i32) (result i32)
-    (local $acc i32) (local i64 i32 i32 i32 i64 i32)
+    (local $acc i32) (local i64 i32 i32)
     global.get 1
     local.set 2
     global.get 0
     if ;; label = @1
-      global.get 2
-      i32.const 48
-      i32.lt_u
-      if ;; label = @2
-        unreachable
-      end
-      global.get 2
-      i32.const 32
-      i32.sub
-      local.set 4
-      local.get 4
-      i32.load offset=16
       i32.const 2
-      i32.ne
-      if ;; label = @2
-        unreachable
-      end
-      local.get 4
-      i32.load offset=20
-      local.tee 3
+      i32.const 32
       i32.const 3
-      i32.ge_u
-      if ;; label = @2
-        unreachable
-      end
-      local.get 3
-      i32.const 1
-      i32.add
+      call 3
       local.set 3
+      global.get 2
+      local.set 4
       local.get 4
       i32.load
       local.set $n
       local.get 4
       i32.load offset=4
       local.set $acc
-      local.get 4
-      i32.load offset=8
-      local.set 7
-      local.get 4
-      global.set 2
-      local.get 4
-      i32.const 16
-      i32.eq
-      if ;; label = @2
-        i32.const 0
-        global.set 0
-        local.get 2
-        local.get 4
-        i32.load offset=24
-        i64.extend_i32_u
-        i64.add
-        local.set 2
-      end
+      global.get 1
+      local.set 2
     end
     block (type 2) (result i32 i64) ;; label = @1
       block (result i32) ;; label = @2
@@ -347,10 +220,8 @@
             local.get $n
             i32.add
             local.set $acc
-            local.get $acc
-            local.set 7
           end
-          local.get 7
+          local.get $acc
           i32.const 0
           local.set 3
           local.get 2
@@ -376,15 +247,86 @@
       global.set 1
       return
     end
-    local.set 6
-    local.set 5
     local.get 2
     global.set 1
+    i32.const 2
+    i32.const 32
+    call 4
+    local.set 4
+    local.get 4
+    local.get $n
+    i32.store
+    local.get 4
+    local.get $acc
+    i32.store offset=4
+    i32.const 0
+  )
+  (func (;3;) (type 3) (param i32 i32 i32) (result i32)
+    (local i32 i32)
+    global.get 2
+    local.get 1
+    i32.const 16
+    i32.add
+    i32.lt_u
+    if ;; label = @1
+      unreachable
+    end
+    global.get 2
+    i32.const 16
+    i32.sub
+    local.tee 3
+    i32.load
+    local.get 0
+    i32.ne
+    if ;; label = @1
+      unreachable
+    end
+    local.get 3
+    i32.load offset=12
+    local.get 1
+    i32.ne
+    if ;; label = @1
+      unreachable
+    end
+    local.get 3
+    i32.load offset=4
+    local.tee 4
+    local.get 2
+    i32.ge_u
+    if ;; label = @1
+      unreachable
+    end
+    global.get 2
+    local.get 1
+    i32.sub
+    global.set 2
+    global.get 2
+    i32.const 16
+    i32.eq
+    if ;; label = @1
+      i32.const 0
+      global.set 0
+      global.get 1
+      local.get 3
+      i32.load offset=8
+      i64.extend_i32_u
+      i64.add
+      global.set 1
+    end
+    local.get 4
+    i32.const 1
+    i32.add
+  )
+  (func (;4;) (type 4) (param i32 i64 i32 i32) (result i32)
+    (local i32)
     global.get 2
     local.set 4
     local.get 4
     i64.extend_i32_u
-    i64.const 65567
+    local.get 3
+    i64.extend_i32_u
+    i64.add
+    i64.const 65535
     i64.add
     i64.const 16
     i64.shr_u
@@ -394,7 +336,10 @@
     if ;; label = @1
       local.get 4
       i64.extend_i32_u
-      i64.const 65567
+      local.get 3
+      i64.extend_i32_u
+      i64.add
+      i64.const 65535
       i64.add
       i64.const 16
       i64.shr_u
@@ -409,32 +354,29 @@
         unreachable
       end
     end
+    global.get 2
+    local.get 3
+    i32.add
+    local.tee 4
+    global.set 2
     local.get 4
-    local.get $n
+    i32.const 16
+    i32.sub
+    local.tee 4
+    local.get 2
     i32.store
     local.get 4
-    local.get $acc
+    local.get 0
     i32.store offset=4
     local.get 4
-    local.get 7
+    local.get 1
+    i32.wrap_i64
     i32.store offset=8
     local.get 4
-    i32.const 2
-    i32.store offset=16
-    local.get 4
-    local.get 5
-    i32.store offset=20
-    local.get 4
-    local.get 6
-    i32.wrap_i64
-    i32.store offset=24
-    local.get 4
-    i32.const 32
-    i32.store offset=28
-    local.get 4
-    i32.const 32
-    i32.add
-    global.set 2
-    i32.const 0
+    local.get 3
+    i32.store offset=12
+    global.get 2
+    local.get 3
+    i32.sub
   )
 )

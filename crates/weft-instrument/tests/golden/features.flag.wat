@@ -4,7 +4,9 @@
   (type (;2;) (func (param i32) (result i32)))
   (type (;3;) (func (result i32 i64)))
   (type (;4;) (func))
-  (type (;5;) (func (param i32)))
+  (type (;5;) (func (param i32 i32 i32) (result i32)))
+  (type (;6;) (func (param i32 i64 i32 i32) (result i32)))
+  (type (;7;) (func (param i32)))
   (table $t (;0;) 2 funcref)
   (table (;1;) 0 funcref)
   (table (;2;) 9 9 funcref)
@@ -43,47 +45,16 @@
     i64.extend_i32_u
   )
   (func $tick (;1;) (type 1)
-    (local i64 i32 i32 i32 i64)
+    (local i64 i32 i32)
     global.get 1
     if ;; label = @1
-      global.get 2
-      i32.const 32
-      i32.lt_u
-      if ;; label = @2
-        unreachable
-      end
-      global.get 2
+      i32.const 1
       i32.const 16
-      i32.sub
-      local.set 2
-      local.get 2
-      i32.load 1
       i32.const 1
-      i32.ne
-      if ;; label = @2
-        unreachable
-      end
-      local.get 2
-      i32.load 1 offset=4
-      local.tee 1
-      i32.const 1
-      i32.ge_u
-      if ;; label = @2
-        unreachable
-      end
-      local.get 1
-      i32.const 1
-      i32.add
+      call 12
       local.set 1
-      local.get 2
-      global.set 2
-      local.get 2
-      i32.const 16
-      i32.eq
-      if ;; label = @2
-        i32.const 0
-        global.set 1
-      end
+      global.get 2
+      local.set 2
     end
     block (type 3) (result i32 i64) ;; label = @1
       block ;; label = @2
@@ -116,97 +87,22 @@
       end
       return
     end
-    local.set 4
-    local.set 3
-    global.get 2
-    local.set 2
-    local.get 2
-    i64.extend_i32_u
-    i64.const 65551
-    i64.add
-    i64.const 16
-    i64.shr_u
-    memory.size 1
-    i64.extend_i32_u
-    i64.gt_u
-    if ;; label = @1
-      local.get 2
-      i64.extend_i32_u
-      i64.const 65551
-      i64.add
-      i64.const 16
-      i64.shr_u
-      memory.size 1
-      i64.extend_i32_u
-      i64.sub
-      i32.wrap_i64
-      memory.grow 1
-      i32.const -1
-      i32.eq
-      if ;; label = @2
-        unreachable
-      end
-    end
-    local.get 2
     i32.const 1
-    i32.store 1
-    local.get 2
-    local.get 3
-    i32.store 1 offset=4
-    local.get 2
-    local.get 4
-    i32.wrap_i64
-    i32.store 1 offset=8
-    local.get 2
     i32.const 16
-    i32.store 1 offset=12
-    local.get 2
-    i32.const 16
-    i32.add
-    global.set 2
+    call 13
+    local.set 2
   )
   (func $start (;2;) (type 1)
-    (local i64 i32 i32 i32 i64)
+    (local i64 i32 i32)
     global.get 1
     if ;; label = @1
-      global.get 2
-      i32.const 32
-      i32.lt_u
-      if ;; label = @2
-        unreachable
-      end
-      global.get 2
+      i32.const 2
       i32.const 16
-      i32.sub
-      local.set 2
-      local.get 2
-      i32.load 1
       i32.const 2
-      i32.ne
-      if ;; label = @2
-        unreachable
-      end
-      local.get 2
-      i32.load 1 offset=4
-      local.tee 1
-      i32.const 2
-      i32.ge_u
-      if ;; label = @2
-        unreachable
-      end
-      local.get 1
-      i32.const 1
-      i32.add
+      call 12
       local.set 1
-      local.get 2
-      global.set 2
-      local.get 2
-      i32.const 16
-      i32.eq
-      if ;; label = @2
-        i32.const 0
-        global.set 1
-      end
+      global.get 2
+      local.set 2
     end
     block (type 3) (result i32 i64) ;; label = @1
       block ;; label = @2
@@ -242,100 +138,25 @@
       end
       return
     end
-    local.set 4
-    local.set 3
-    global.get 2
-    local.set 2
-    local.get 2
-    i64.extend_i32_u
-    i64.const 65551
-    i64.add
-    i64.const 16
-    i64.shr_u
-    memory.size 1
-    i64.extend_i32_u
-    i64.gt_u
-    if ;; label = @1
-      local.get 2
-      i64.extend_i32_u
-      i64.const 65551
-      i64.add
-      i64.const 16
-      i64.shr_u
-      memory.size 1
-      i64.extend_i32_u
-      i64.sub
-      i32.wrap_i64
-      memory.grow 1
-      i32.const -1
-      i32.eq
-      if ;; label = @2
-        unreachable
-      end
-    end
-    local.get 2
     i32.const 2
-    i32.store 1
-    local.get 2
-    local.get 3
-    i32.store 1 offset=4
-    local.get 2
-    local.get 4
-    i32.wrap_i64
-    i32.store 1 offset=8
-    local.get 2
     i32.const 16
-    i32.store 1 offset=12
-    local.get 2
-    i32.const 16
-    i32.add
-    global.set 2
+    call 13
+    local.set 2
   )
   (func (;3;) (type $pair) (param $x i32) (result i32 i64)
-    (local i64 i32 i32 i32 i64)
+    (local i64 i32 i32)
     global.get 1
     if ;; label = @1
-      global.get 2
-      i32.const 48
-      i32.lt_u
-      if ;; label = @2
-        unreachable
-      end
-      global.get 2
-      i32.const 32
-      i32.sub
-      local.set 3
-      local.get 3
-      i32.load 1 offset=16
       i32.const 3
-      i32.ne
-      if ;; label = @2
-        unreachable
-      end
-      local.get 3
-      i32.load 1 offset=20
-      local.tee 2
+      i32.const 32
       i32.const 1
-      i32.ge_u
-      if ;; label = @2
-        unreachable
-      end
-      local.get 2
-      i32.const 1
-      i32.add
+      call 12
       local.set 2
+      global.get 2
+      local.set 3
       local.get 3
       i32.load 1
       local.set $x
-      local.get 3
-      global.set 2
-      local.get 3
-      i32.const 16
-      i32.eq
-      if ;; label = @2
-        i32.const 0
-        global.set 1
-      end
     end
     block (type 3) (result i32 i64) ;; label = @1
       block (type 3) (result i32 i64) ;; label = @2
@@ -357,111 +178,36 @@
       end
       return
     end
-    local.set 5
-    local.set 4
-    global.get 2
+    i32.const 3
+    i32.const 32
+    call 13
     local.set 3
-    local.get 3
-    i64.extend_i32_u
-    i64.const 65567
-    i64.add
-    i64.const 16
-    i64.shr_u
-    memory.size 1
-    i64.extend_i32_u
-    i64.gt_u
-    if ;; label = @1
-      local.get 3
-      i64.extend_i32_u
-      i64.const 65567
-      i64.add
-      i64.const 16
-      i64.shr_u
-      memory.size 1
-      i64.extend_i32_u
-      i64.sub
-      i32.wrap_i64
-      memory.grow 1
-      i32.const -1
-      i32.eq
-      if ;; label = @2
-        unreachable
-      end
-    end
     local.get 3
     local.get $x
     i32.store 1
-    local.get 3
-    i32.const 3
-    i32.store 1 offset=16
-    local.get 3
-    local.get 4
-    i32.store 1 offset=20
-    local.get 3
-    local.get 5
-    i32.wrap_i64
-    i32.store 1 offset=24
-    local.get 3
-    i32.const 32
-    i32.store 1 offset=28
-    local.get 3
-    i32.const 32
-    i32.add
-    global.set 2
     i32.const 0
     i64.const 0
   )
   (func (;4;) (type 2) (param $n i32) (result i32)
-    (local i64 i32 i32 i32 i64 i32 i32)
+    (local i64 i32 i32 i32 i32)
     global.get 1
     if ;; label = @1
-      global.get 2
-      i32.const 48
-      i32.lt_u
-      if ;; label = @2
-        unreachable
-      end
-      global.get 2
-      i32.const 32
-      i32.sub
-      local.set 3
-      local.get 3
-      i32.load 1 offset=16
       i32.const 4
-      i32.ne
-      if ;; label = @2
-        unreachable
-      end
-      local.get 3
-      i32.load 1 offset=20
-      local.tee 2
+      i32.const 32
       i32.const 3
-      i32.ge_u
-      if ;; label = @2
-        unreachable
-      end
-      local.get 2
-      i32.const 1
-      i32.add
+      call 12
       local.set 2
+      global.get 2
+      local.set 3
       local.get 3
       i32.load 1
       local.set $n
       local.get 3
       i32.load 1 offset=4
-      local.set 6
+      local.set 4
       local.get 3
       i32.load 1 offset=8
-      local.set 7
-      local.get 3
-      global.set 2
-      local.get 3
-      i32.const 16
-      i32.eq
-      if ;; label = @2
-        i32.const 0
-        global.set 1
-      end
+      local.set 5
     end
     block (type 3) (result i32 i64) ;; label = @1
       block (result i32) ;; label = @2
@@ -485,15 +231,15 @@
             br 3 (;@1;)
           end
           i32.const 0
-          local.set 6
+          local.set 4
         end
-        local.get 6
+        local.get 4
         loop (type 2) (param i32) (result i32) ;; label = @3
           local.get 2
-          if (type 5) (param i32) ;; label = @4
+          if (type 7) (param i32) ;; label = @4
             drop
           else
-            local.set 7
+            local.set 5
           end
           block ;; label = @4
             local.get 2
@@ -503,7 +249,7 @@
               i32.sub
               br_table 0 (;@5;) 1 (;@4;) 0 (;@5;)
             end
-            local.get 7
+            local.get 5
             i32.const 0
             local.set 2
             i32.const 0
@@ -515,9 +261,9 @@
               i64.const 0
               br 4 (;@1;)
             end
-            local.set 7
+            local.set 5
           end
-          local.get 7
+          local.get 5
           i32.const 0
           local.set 2
           call $tick
@@ -538,119 +284,44 @@
       end
       return
     end
-    local.set 5
-    local.set 4
-    global.get 2
+    i32.const 4
+    i32.const 32
+    call 13
     local.set 3
-    local.get 3
-    i64.extend_i32_u
-    i64.const 65567
-    i64.add
-    i64.const 16
-    i64.shr_u
-    memory.size 1
-    i64.extend_i32_u
-    i64.gt_u
-    if ;; label = @1
-      local.get 3
-      i64.extend_i32_u
-      i64.const 65567
-      i64.add
-      i64.const 16
-      i64.shr_u
-      memory.size 1
-      i64.extend_i32_u
-      i64.sub
-      i32.wrap_i64
-      memory.grow 1
-      i32.const -1
-      i32.eq
-      if ;; label = @2
-        unreachable
-      end
-    end
     local.get 3
     local.get $n
     i32.store 1
     local.get 3
-    local.get 6
+    local.get 4
     i32.store 1 offset=4
     local.get 3
-    local.get 7
-    i32.store 1 offset=8
-    local.get 3
-    i32.const 4
-    i32.store 1 offset=16
-    local.get 3
-    local.get 4
-    i32.store 1 offset=20
-    local.get 3
     local.get 5
-    i32.wrap_i64
-    i32.store 1 offset=24
-    local.get 3
-    i32.const 32
-    i32.store 1 offset=28
-    local.get 3
-    i32.const 32
-    i32.add
-    global.set 2
+    i32.store 1 offset=8
     i32.const 0
   )
   (func (;5;) (type 2) (param $c i32) (result i32)
-    (local i64 i32 i32 i32 i64 i32 i32 i32)
+    (local i64 i32 i32 i32 i32 i32)
     global.get 1
     if ;; label = @1
-      global.get 2
-      i32.const 48
-      i32.lt_u
-      if ;; label = @2
-        unreachable
-      end
-      global.get 2
-      i32.const 32
-      i32.sub
-      local.set 3
-      local.get 3
-      i32.load 1 offset=16
       i32.const 5
-      i32.ne
-      if ;; label = @2
-        unreachable
-      end
-      local.get 3
-      i32.load 1 offset=20
-      local.tee 2
+      i32.const 32
       i32.const 3
-      i32.ge_u
-      if ;; label = @2
-        unreachable
-      end
-      local.get 2
-      i32.const 1
-      i32.add
+      call 12
       local.set 2
+      global.get 2
+      local.set 3
       local.get 3
       i32.load 1
       local.set $c
       local.get 3
       i32.load 1 offset=4
-      local.set 6
+      local.set 4
       local.get 3
       i32.load 1 offset=8
-      local.set 7
+      local.set 5
       local.get 3
       i32.load 1 offset=12
-      local.set 8
-      local.get 3
-      global.set 2
-      local.get 3
-      i32.const 16
-      i32.eq
-      if ;; label = @2
-        i32.const 0
-        global.set 1
-      end
+      local.set 6
     end
     block (type 3) (result i32 i64) ;; label = @1
       block (result i32) ;; label = @2
@@ -675,19 +346,19 @@
           end
           i32.const 40
           local.get $c
-          local.set 6
-          local.set 7
+          local.set 4
+          local.set 5
         end
-        local.get 7
-        local.get 6
+        local.get 5
+        local.get 4
         if (type 2) (param i32) (result i32) ;; label = @3
           local.get 2
-          if (type 5) (param i32) ;; label = @4
+          if (type 7) (param i32) ;; label = @4
             drop
           else
-            local.set 8
+            local.set 6
           end
-          local.get 8
+          local.get 6
           i32.const 0
           local.set 2
           call $tick
@@ -701,10 +372,10 @@
           i32.add
         else
           local.get 2
-          if (type 5) (param i32) ;; label = @4
+          if (type 7) (param i32) ;; label = @4
             drop
           else
-            local.set 8
+            local.set 6
           end
           block ;; label = @4
             local.get 2
@@ -714,12 +385,12 @@
               i32.sub
               br_table 1 (;@4;) 0 (;@5;)
             end
-            local.get 8
+            local.get 6
             i32.const 3
             i32.sub
-            local.set 8
+            local.set 6
           end
-          local.get 8
+          local.get 6
           i32.const 0
           local.set 2
           call $tick
@@ -733,119 +404,44 @@
       end
       return
     end
-    local.set 5
-    local.set 4
-    global.get 2
+    i32.const 5
+    i32.const 32
+    call 13
     local.set 3
-    local.get 3
-    i64.extend_i32_u
-    i64.const 65567
-    i64.add
-    i64.const 16
-    i64.shr_u
-    memory.size 1
-    i64.extend_i32_u
-    i64.gt_u
-    if ;; label = @1
-      local.get 3
-      i64.extend_i32_u
-      i64.const 65567
-      i64.add
-      i64.const 16
-      i64.shr_u
-      memory.size 1
-      i64.extend_i32_u
-      i64.sub
-      i32.wrap_i64
-      memory.grow 1
-      i32.const -1
-      i32.eq
-      if ;; label = @2
-        unreachable
-      end
-    end
     local.get 3
     local.get $c
     i32.store 1
     local.get 3
-    local.get 6
+    local.get 4
     i32.store 1 offset=4
     local.get 3
-    local.get 7
+    local.get 5
     i32.store 1 offset=8
     local.get 3
-    local.get 8
+    local.get 6
     i32.store 1 offset=12
-    local.get 3
-    i32.const 5
-    i32.store 1 offset=16
-    local.get 3
-    local.get 4
-    i32.store 1 offset=20
-    local.get 3
-    local.get 5
-    i32.wrap_i64
-    i32.store 1 offset=24
-    local.get 3
-    i32.const 32
-    i32.store 1 offset=28
-    local.get 3
-    i32.const 32
-    i32.add
-    global.set 2
     i32.const 0
   )
   (func (;6;) (type 2) (param $x i32) (result i32)
-    (local i64 i32 i32 i32 i64 i32 i32)
+    (local i64 i32 i32 i32 i32)
     global.get 1
     if ;; label = @1
-      global.get 2
-      i32.const 48
-      i32.lt_u
-      if ;; label = @2
-        unreachable
-      end
-      global.get 2
-      i32.const 32
-      i32.sub
-      local.set 3
-      local.get 3
-      i32.load 1 offset=16
       i32.const 6
-      i32.ne
-      if ;; label = @2
-        unreachable
-      end
-      local.get 3
-      i32.load 1 offset=20
-      local.tee 2
+      i32.const 32
       i32.const 2
-      i32.ge_u
-      if ;; label = @2
-        unreachable
-      end
-      local.get 2
-      i32.const 1
-      i32.add
+      call 12
       local.set 2
+      global.get 2
+      local.set 3
       local.get 3
       i32.load 1
       local.set $x
       local.get 3
       i32.load 1 offset=4
-      local.set 6
+      local.set 4
       local.get 3
       i32.load 1 offset=8
-      local.set 7
-      local.get 3
-      global.set 2
-      local.get 3
-      i32.const 16
-      i32.eq
-      if ;; label = @2
-        i32.const 0
-        global.set 1
-      end
+      local.set 5
     end
     block (type 3) (result i32 i64) ;; label = @1
       block (result i32) ;; label = @2
@@ -869,15 +465,15 @@
             br 3 (;@1;)
           end
           i32.const 1
-          local.set 6
+          local.set 4
         end
-        local.get 6
+        local.get 4
         block (type 2) (param i32) (result i32) ;; label = @3
           local.get 2
-          if (type 5) (param i32) ;; label = @4
+          if (type 7) (param i32) ;; label = @4
             drop
           else
-            local.set 7
+            local.set 5
           end
           block ;; label = @4
             local.get 2
@@ -887,12 +483,12 @@
               i32.sub
               br_table 1 (;@4;) 0 (;@5;)
             end
-            local.get 7
+            local.get 5
             local.get $x
             i32.add
-            local.set 7
+            local.set 5
           end
-          local.get 7
+          local.get 5
           i32.const 0
           local.set 2
           call $tick
@@ -908,98 +504,32 @@
       end
       return
     end
-    local.set 5
-    local.set 4
-    global.get 2
+    i32.const 6
+    i32.const 32
+    call 13
     local.set 3
-    local.get 3
-    i64.extend_i32_u
-    i64.const 65567
-    i64.add
-    i64.const 16
-    i64.shr_u
-    memory.size 1
-    i64.extend_i32_u
-    i64.gt_u
-    if ;; label = @1
-      local.get 3
-      i64.extend_i32_u
-      i64.const 65567
-      i64.add
-      i64.const 16
-      i64.shr_u
-      memory.size 1
-      i64.extend_i32_u
-      i64.sub
-      i32.wrap_i64
-      memory.grow 1
-      i32.const -1
-      i32.eq
-      if ;; label = @2
-        unreachable
-      end
-    end
     local.get 3
     local.get $x
     i32.store 1
     local.get 3
-    local.get 6
+    local.get 4
     i32.store 1 offset=4
     local.get 3
-    local.get 7
-    i32.store 1 offset=8
-    local.get 3
-    i32.const 6
-    i32.store 1 offset=16
-    local.get 3
-    local.get 4
-    i32.store 1 offset=20
-    local.get 3
     local.get 5
-    i32.wrap_i64
-    i32.store 1 offset=24
-    local.get 3
-    i32.const 32
-    i32.store 1 offset=28
-    local.get 3
-    i32.const 32
-    i32.add
-    global.set 2
+    i32.store 1 offset=8
     i32.const 0
   )
   (func (;7;) (type 2) (param $x i32) (result i32)
-    (local $v v128) (local $f funcref) (local i64 i32 i32 i32 i64)
+    (local $v v128) (local $f funcref) (local i64 i32 i32)
     global.get 1
     if ;; label = @1
-      global.get 2
-      i32.const 64
-      i32.lt_u
-      if ;; label = @2
-        unreachable
-      end
-      global.get 2
-      i32.const 48
-      i32.sub
-      local.set 5
-      local.get 5
-      i32.load 1 offset=32
       i32.const 7
-      i32.ne
-      if ;; label = @2
-        unreachable
-      end
-      local.get 5
-      i32.load 1 offset=36
-      local.tee 4
+      i32.const 48
       i32.const 2
-      i32.ge_u
-      if ;; label = @2
-        unreachable
-      end
-      local.get 4
-      i32.const 1
-      i32.add
+      call 12
       local.set 4
+      global.get 2
+      local.set 5
       local.get 5
       v128.load 1
       local.set $v
@@ -1009,22 +539,13 @@
       global.get 3
       i32.const 1
       i32.sub
-      local.tee 6
+      local.tee 5
       global.set 3
-      local.get 6
+      local.get 5
       i32.const 0
       i32.add
       table.get 1
       local.set $f
-      local.get 5
-      global.set 2
-      local.get 5
-      i32.const 16
-      i32.eq
-      if ;; label = @2
-        i32.const 0
-        global.set 1
-      end
     end
     block (type 3) (result i32 i64) ;; label = @1
       block (result i32) ;; label = @2
@@ -1070,8 +591,16 @@
       end
       return
     end
-    local.set 7
-    local.set 6
+    i32.const 7
+    i32.const 48
+    call 13
+    local.set 5
+    local.get 5
+    local.get $v
+    v128.store 1
+    local.get 5
+    local.get $x
+    i32.store 1 offset=16
     global.get 3
     local.set 5
     table.size 1
@@ -1102,108 +631,25 @@
     i32.const 1
     i32.add
     global.set 3
-    global.get 2
-    local.set 5
-    local.get 5
-    i64.extend_i32_u
-    i64.const 65583
-    i64.add
-    i64.const 16
-    i64.shr_u
-    memory.size 1
-    i64.extend_i32_u
-    i64.gt_u
-    if ;; label = @1
-      local.get 5
-      i64.extend_i32_u
-      i64.const 65583
-      i64.add
-      i64.const 16
-      i64.shr_u
-      memory.size 1
-      i64.extend_i32_u
-      i64.sub
-      i32.wrap_i64
-      memory.grow 1
-      i32.const -1
-      i32.eq
-      if ;; label = @2
-        unreachable
-      end
-    end
-    local.get 5
-    local.get $v
-    v128.store 1
-    local.get 5
-    local.get $x
-    i32.store 1 offset=16
-    local.get 5
-    i32.const 7
-    i32.store 1 offset=32
-    local.get 5
-    local.get 6
-    i32.store 1 offset=36
-    local.get 5
-    local.get 7
-    i32.wrap_i64
-    i32.store 1 offset=40
-    local.get 5
-    i32.const 48
-    i32.store 1 offset=44
-    local.get 5
-    i32.const 48
-    i32.add
-    global.set 2
     i32.const 0
   )
   (func (;8;) (type 2) (param $i i32) (result i32)
-    (local i64 i32 i32 i32 i64 i32)
+    (local i64 i32 i32 i32)
     global.get 1
     if ;; label = @1
-      global.get 2
-      i32.const 48
-      i32.lt_u
-      if ;; label = @2
-        unreachable
-      end
-      global.get 2
-      i32.const 32
-      i32.sub
-      local.set 3
-      local.get 3
-      i32.load 1 offset=16
       i32.const 8
-      i32.ne
-      if ;; label = @2
-        unreachable
-      end
-      local.get 3
-      i32.load 1 offset=20
-      local.tee 2
+      i32.const 32
       i32.const 2
-      i32.ge_u
-      if ;; label = @2
-        unreachable
-      end
-      local.get 2
-      i32.const 1
-      i32.add
+      call 12
       local.set 2
+      global.get 2
+      local.set 3
       local.get 3
       i32.load 1
       local.set $i
       local.get 3
       i32.load 1 offset=4
-      local.set 6
-      local.get 3
-      global.set 2
-      local.get 3
-      i32.const 16
-      i32.eq
-      if ;; label = @2
-        i32.const 0
-        global.set 1
-      end
+      local.set 4
     end
     block (type 3) (result i32 i64) ;; label = @1
       block (result i32) ;; label = @2
@@ -1238,9 +684,9 @@
                 br_table 1 (;@5;) 0 (;@6;)
               end
               i32.const 10
-              local.set 6
+              local.set 4
             end
-            local.get 6
+            local.get 4
             i32.const 0
             local.set 2
             call $tick
@@ -1259,104 +705,29 @@
       end
       return
     end
-    local.set 5
-    local.set 4
-    global.get 2
+    i32.const 8
+    i32.const 32
+    call 13
     local.set 3
-    local.get 3
-    i64.extend_i32_u
-    i64.const 65567
-    i64.add
-    i64.const 16
-    i64.shr_u
-    memory.size 1
-    i64.extend_i32_u
-    i64.gt_u
-    if ;; label = @1
-      local.get 3
-      i64.extend_i32_u
-      i64.const 65567
-      i64.add
-      i64.const 16
-      i64.shr_u
-      memory.size 1
-      i64.extend_i32_u
-      i64.sub
-      i32.wrap_i64
-      memory.grow 1
-      i32.const -1
-      i32.eq
-      if ;; label = @2
-        unreachable
-      end
-    end
     local.get 3
     local.get $i
     i32.store 1
     local.get 3
-    local.get 6
-    i32.store 1 offset=4
-    local.get 3
-    i32.const 8
-    i32.store 1 offset=16
-    local.get 3
     local.get 4
-    i32.store 1 offset=20
-    local.get 3
-    local.get 5
-    i32.wrap_i64
-    i32.store 1 offset=24
-    local.get 3
-    i32.const 32
-    i32.store 1 offset=28
-    local.get 3
-    i32.const 32
-    i32.add
-    global.set 2
+    i32.store 1 offset=4
     i32.const 0
   )
   (func (;9;) (type 1)
-    (local i64 i32 i32 i32 i64)
+    (local i64 i32 i32)
     global.get 1
     if ;; label = @1
-      global.get 2
-      i32.const 32
-      i32.lt_u
-      if ;; label = @2
-        unreachable
-      end
-      global.get 2
-      i32.const 16
-      i32.sub
-      local.set 2
-      local.get 2
-      i32.load 1
       i32.const 9
-      i32.ne
-      if ;; label = @2
-        unreachable
-      end
-      local.get 2
-      i32.load 1 offset=4
-      local.tee 1
-      i32.const 2
-      i32.ge_u
-      if ;; label = @2
-        unreachable
-      end
-      local.get 1
-      i32.const 1
-      i32.add
-      local.set 1
-      local.get 2
-      global.set 2
-      local.get 2
       i32.const 16
-      i32.eq
-      if ;; label = @2
-        i32.const 0
-        global.set 1
-      end
+      i32.const 2
+      call 12
+      local.set 1
+      global.get 2
+      local.set 2
     end
     block (type 3) (result i32 i64) ;; label = @1
       block ;; label = @2
@@ -1406,106 +777,31 @@
       end
       return
     end
-    local.set 4
-    local.set 3
-    global.get 2
-    local.set 2
-    local.get 2
-    i64.extend_i32_u
-    i64.const 65551
-    i64.add
-    i64.const 16
-    i64.shr_u
-    memory.size 1
-    i64.extend_i32_u
-    i64.gt_u
-    if ;; label = @1
-      local.get 2
-      i64.extend_i32_u
-      i64.const 65551
-      i64.add
-      i64.const 16
-      i64.shr_u
-      memory.size 1
-      i64.extend_i32_u
-      i64.sub
-      i32.wrap_i64
-      memory.grow 1
-      i32.const -1
-      i32.eq
-      if ;; label = @2
-        unreachable
-      end
-    end
-    local.get 2
     i32.const 9
-    i32.store 1
-    local.get 2
-    local.get 3
-    i32.store 1 offset=4
-    local.get 2
-    local.get 4
-    i32.wrap_i64
-    i32.store 1 offset=8
-    local.get 2
     i32.const 16
-    i32.store 1 offset=12
-    local.get 2
-    i32.const 16
-    i32.add
-    global.set 2
+    call 13
+    local.set 2
   )
   (func (;10;) (type 2) (param $c i32) (result i32)
-    (local i64 i32 i32 i32 i64 i32 i32)
+    (local i64 i32 i32 i32 i32)
     global.get 1
     if ;; label = @1
-      global.get 2
-      i32.const 48
-      i32.lt_u
-      if ;; label = @2
-        unreachable
-      end
-      global.get 2
-      i32.const 32
-      i32.sub
-      local.set 3
-      local.get 3
-      i32.load 1 offset=16
       i32.const 10
-      i32.ne
-      if ;; label = @2
-        unreachable
-      end
-      local.get 3
-      i32.load 1 offset=20
-      local.tee 2
+      i32.const 32
       i32.const 3
-      i32.ge_u
-      if ;; label = @2
-        unreachable
-      end
-      local.get 2
-      i32.const 1
-      i32.add
+      call 12
       local.set 2
+      global.get 2
+      local.set 3
       local.get 3
       i32.load 1
       local.set $c
       local.get 3
       i32.load 1 offset=4
-      local.set 6
+      local.set 4
       local.get 3
       i32.load 1 offset=8
-      local.set 7
-      local.get 3
-      global.set 2
-      local.get 3
-      i32.const 16
-      i32.eq
-      if ;; label = @2
-        i32.const 0
-        global.set 1
-      end
+      local.set 5
     end
     block (type 3) (result i32 i64) ;; label = @1
       block (result i32) ;; label = @2
@@ -1539,9 +835,9 @@
               br_table 1 (;@4;) 1 (;@4;) 0 (;@5;)
             end
             local.get $c
-            local.set 6
+            local.set 4
           end
-          local.get 6
+          local.get 4
           if (result i32) ;; label = @4
             i32.const 1
             br 1 (;@3;)
@@ -1564,9 +860,9 @@
                 br 5 (;@1;)
               end
               i32.const 5
-              local.set 7
+              local.set 5
             end
-            local.get 7
+            local.get 5
             i32.const 0
             local.set 2
             call $tick
@@ -1583,63 +879,19 @@
       end
       return
     end
-    local.set 5
-    local.set 4
-    global.get 2
+    i32.const 10
+    i32.const 32
+    call 13
     local.set 3
-    local.get 3
-    i64.extend_i32_u
-    i64.const 65567
-    i64.add
-    i64.const 16
-    i64.shr_u
-    memory.size 1
-    i64.extend_i32_u
-    i64.gt_u
-    if ;; label = @1
-      local.get 3
-      i64.extend_i32_u
-      i64.const 65567
-      i64.add
-      i64.const 16
-      i64.shr_u
-      memory.size 1
-      i64.extend_i32_u
-      i64.sub
-      i32.wrap_i64
-      memory.grow 1
-      i32.const -1
-      i32.eq
-      if ;; label = @2
-        unreachable
-      end
-    end
     local.get 3
     local.get $c
     i32.store 1
     local.get 3
-    local.get 6
+    local.get 4
     i32.store 1 offset=4
     local.get 3
-    local.get 7
-    i32.store 1 offset=8
-    local.get 3
-    i32.const 10
-    i32.store 1 offset=16
-    local.get 3
-    local.get 4
-    i32.store 1 offset=20
-    local.get 3
     local.get 5
-    i32.wrap_i64
-    i32.store 1 offset=24
-    local.get 3
-    i32.const 32
-    i32.store 1 offset=28
-    local.get 3
-    i32.const 32
-    i32.add
-    global.set 2
+    i32.store 1 offset=8
     i32.const 0
   )
   (func (;11;) (type 4)
@@ -1659,6 +911,118 @@
     if ;; label = @1
       elem.drop $e
     end
+  )
+  (func (;12;) (type 5) (param i32 i32 i32) (result i32)
+    (local i32 i32)
+    global.get 2
+    local.get 1
+    i32.const 16
+    i32.add
+    i32.lt_u
+    if ;; label = @1
+      unreachable
+    end
+    global.get 2
+    i32.const 16
+    i32.sub
+    local.tee 3
+    i32.load 1
+    local.get 0
+    i32.ne
+    if ;; label = @1
+      unreachable
+    end
+    local.get 3
+    i32.load 1 offset=12
+    local.get 1
+    i32.ne
+    if ;; label = @1
+      unreachable
+    end
+    local.get 3
+    i32.load 1 offset=4
+    local.tee 4
+    local.get 2
+    i32.ge_u
+    if ;; label = @1
+      unreachable
+    end
+    global.get 2
+    local.get 1
+    i32.sub
+    global.set 2
+    global.get 2
+    i32.const 16
+    i32.eq
+    if ;; label = @1
+      i32.const 0
+      global.set 1
+    end
+    local.get 4
+    i32.const 1
+    i32.add
+  )
+  (func (;13;) (type 6) (param i32 i64 i32 i32) (result i32)
+    (local i32)
+    global.get 2
+    local.set 4
+    local.get 4
+    i64.extend_i32_u
+    local.get 3
+    i64.extend_i32_u
+    i64.add
+    i64.const 65535
+    i64.add
+    i64.const 16
+    i64.shr_u
+    memory.size 1
+    i64.extend_i32_u
+    i64.gt_u
+    if ;; label = @1
+      local.get 4
+      i64.extend_i32_u
+      local.get 3
+      i64.extend_i32_u
+      i64.add
+      i64.const 65535
+      i64.add
+      i64.const 16
+      i64.shr_u
+      memory.size 1
+      i64.extend_i32_u
+      i64.sub
+      i32.wrap_i64
+      memory.grow 1
+      i32.const -1
+      i32.eq
+      if ;; label = @2
+        unreachable
+      end
+    end
+    global.get 2
+    local.get 3
+    i32.add
+    local.tee 4
+    global.set 2
+    local.get 4
+    i32.const 16
+    i32.sub
+    local.tee 4
+    local.get 2
+    i32.store 1
+    local.get 4
+    local.get 0
+    i32.store 1 offset=4
+    local.get 4
+    local.get 1
+    i32.wrap_i64
+    i32.store 1 offset=8
+    local.get 4
+    local.get 3
+    i32.store 1 offset=12
+    global.get 2
+    local.get 3
+    i32.sub
   )
   (data $d (;0;) "hello")
 )

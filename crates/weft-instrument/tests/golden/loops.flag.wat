@@ -1,6 +1,8 @@
 (module
   (type (;0;) (func (param i32) (result i32)))
   (type (;1;) (func (result i32 i64)))
+  (type (;2;) (func (param i32 i32 i32) (result i32)))
+  (type (;3;) (func (param i32 i64 i32 i32) (result i32)))
   (table (;0;) 2 2 funcref)
   (memory (;0;) 1 65536)
   (global (;0;) (mut i32) i32.const 0)
@@ -16,50 +18,19 @@
     local.get 0
   )
   (func $h (;1;) (type 0) (param i32) (result i32)
-    (local i64 i32 i32 i32 i64)
+    (local i64 i32 i32)
     global.get 0
     if ;; label = @1
-      global.get 1
-      i32.const 48
-      i32.lt_u
-      if ;; label = @2
-        unreachable
-      end
-      global.get 1
+      i32.const 1
       i32.const 32
-      i32.sub
-      local.set 3
-      local.get 3
-      i32.load offset=16
       i32.const 1
-      i32.ne
-      if ;; label = @2
-        unreachable
-      end
-      local.get 3
-      i32.load offset=20
-      local.tee 2
-      i32.const 1
-      i32.ge_u
-      if ;; label = @2
-        unreachable
-      end
-      local.get 2
-      i32.const 1
-      i32.add
+      call 4
       local.set 2
+      global.get 1
+      local.set 3
       local.get 3
       i32.load
       local.set 0
-      local.get 3
-      global.set 1
-      local.get 3
-      i32.const 16
-      i32.eq
-      if ;; label = @2
-        i32.const 0
-        global.set 0
-      end
     end
     block (type 1) (result i32 i64) ;; label = @1
       block (result i32) ;; label = @2
@@ -77,92 +48,26 @@
       end
       return
     end
-    local.set 5
-    local.set 4
-    global.get 1
+    i32.const 1
+    i32.const 32
+    call 5
     local.set 3
-    local.get 3
-    i64.extend_i32_u
-    i64.const 65567
-    i64.add
-    i64.const 16
-    i64.shr_u
-    memory.size
-    i64.extend_i32_u
-    i64.gt_u
-    if ;; label = @1
-      local.get 3
-      i64.extend_i32_u
-      i64.const 65567
-      i64.add
-      i64.const 16
-      i64.shr_u
-      memory.size
-      i64.extend_i32_u
-      i64.sub
-      i32.wrap_i64
-      memory.grow
-      i32.const -1
-      i32.eq
-      if ;; label = @2
-        unreachable
-      end
-    end
     local.get 3
     local.get 0
     i32.store
-    local.get 3
-    i32.const 1
-    i32.store offset=16
-    local.get 3
-    local.get 4
-    i32.store offset=20
-    local.get 3
-    local.get 5
-    i32.wrap_i64
-    i32.store offset=24
-    local.get 3
-    i32.const 32
-    i32.store offset=28
-    local.get 3
-    i32.const 32
-    i32.add
-    global.set 1
     i32.const 0
   )
   (func (;2;) (type 0) (param $n i32) (result i32)
-    (local $i i32) (local $acc i32) (local i64 i32 i32 i32 i64 i32 i32)
+    (local $i i32) (local $acc i32) (local i64 i32 i32 i32)
     global.get 0
     if ;; label = @1
-      global.get 1
-      i32.const 64
-      i32.lt_u
-      if ;; label = @2
-        unreachable
-      end
-      global.get 1
-      i32.const 48
-      i32.sub
-      local.set 5
-      local.get 5
-      i32.load offset=32
       i32.const 2
-      i32.ne
-      if ;; label = @2
-        unreachable
-      end
-      local.get 5
-      i32.load offset=36
-      local.tee 4
+      i32.const 32
       i32.const 4
-      i32.ge_u
-      if ;; label = @2
-        unreachable
-      end
-      local.get 4
-      i32.const 1
-      i32.add
+      call 4
       local.set 4
+      global.get 1
+      local.set 5
       local.get 5
       i32.load
       local.set $n
@@ -174,19 +79,7 @@
       local.set $acc
       local.get 5
       i32.load offset=12
-      local.set 8
-      local.get 5
-      i32.load offset=16
-      local.set 9
-      local.get 5
-      global.set 1
-      local.get 5
-      i32.const 16
-      i32.eq
-      if ;; label = @2
-        i32.const 0
-        global.set 0
-      end
+      local.set 6
     end
     block (type 1) (result i32 i64) ;; label = @1
       block (result i32) ;; label = @2
@@ -273,12 +166,10 @@
               br_if 0 (;@5;)
             end
             i32.const 100
-            local.get $acc
-            local.set 8
-            local.set 9
+            local.set 6
           end
-          local.get 9
-          local.get 8
+          local.get 6
+          local.get $acc
           i32.const 0
           local.set 4
           call $h
@@ -293,13 +184,89 @@
       end
       return
     end
-    local.set 7
-    local.set 6
-    global.get 1
+    i32.const 2
+    i32.const 32
+    call 5
     local.set 5
     local.get 5
+    local.get $n
+    i32.store
+    local.get 5
+    local.get $i
+    i32.store offset=4
+    local.get 5
+    local.get $acc
+    i32.store offset=8
+    local.get 5
+    local.get 6
+    i32.store offset=12
+    i32.const 0
+  )
+  (func (;3;) (type 0) (param i32) (result i32)
+    local.get 0
+    local.get 0
+    i32.mul
+  )
+  (func (;4;) (type 2) (param i32 i32 i32) (result i32)
+    (local i32 i32)
+    global.get 1
+    local.get 1
+    i32.const 16
+    i32.add
+    i32.lt_u
+    if ;; label = @1
+      unreachable
+    end
+    global.get 1
+    i32.const 16
+    i32.sub
+    local.tee 3
+    i32.load
+    local.get 0
+    i32.ne
+    if ;; label = @1
+      unreachable
+    end
+    local.get 3
+    i32.load offset=12
+    local.get 1
+    i32.ne
+    if ;; label = @1
+      unreachable
+    end
+    local.get 3
+    i32.load offset=4
+    local.tee 4
+    local.get 2
+    i32.ge_u
+    if ;; label = @1
+      unreachable
+    end
+    global.get 1
+    local.get 1
+    i32.sub
+    global.set 1
+    global.get 1
+    i32.const 16
+    i32.eq
+    if ;; label = @1
+      i32.const 0
+      global.set 0
+    end
+    local.get 4
+    i32.const 1
+    i32.add
+  )
+  (func (;5;) (type 3) (param i32 i64 i32 i32) (result i32)
+    (local i32)
+    global.get 1
+    local.set 4
+    local.get 4
     i64.extend_i32_u
-    i64.const 65583
+    local.get 3
+    i64.extend_i32_u
+    i64.add
+    i64.const 65535
     i64.add
     i64.const 16
     i64.shr_u
@@ -307,9 +274,12 @@
     i64.extend_i32_u
     i64.gt_u
     if ;; label = @1
-      local.get 5
+      local.get 4
       i64.extend_i32_u
-      i64.const 65583
+      local.get 3
+      i64.extend_i32_u
+      i64.add
+      i64.const 65535
       i64.add
       i64.const 16
       i64.shr_u
@@ -324,43 +294,29 @@
         unreachable
       end
     end
-    local.get 5
-    local.get $n
-    i32.store
-    local.get 5
-    local.get $i
-    i32.store offset=4
-    local.get 5
-    local.get $acc
-    i32.store offset=8
-    local.get 5
-    local.get 8
-    i32.store offset=12
-    local.get 5
-    local.get 9
-    i32.store offset=16
-    local.get 5
-    i32.const 2
-    i32.store offset=32
-    local.get 5
-    local.get 6
-    i32.store offset=36
-    local.get 5
-    local.get 7
-    i32.wrap_i64
-    i32.store offset=40
-    local.get 5
-    i32.const 48
-    i32.store offset=44
-    local.get 5
-    i32.const 48
+    global.get 1
+    local.get 3
     i32.add
+    local.tee 4
     global.set 1
-    i32.const 0
-  )
-  (func (;3;) (type 0) (param i32) (result i32)
+    local.get 4
+    i32.const 16
+    i32.sub
+    local.tee 4
+    local.get 2
+    i32.store
+    local.get 4
     local.get 0
-    local.get 0
-    i32.mul
+    i32.store offset=4
+    local.get 4
+    local.get 1
+    i32.wrap_i64
+    i32.store offset=8
+    local.get 4
+    local.get 3
+    i32.store offset=12
+    global.get 1
+    local.get 3
+    i32.sub
   )
 )
