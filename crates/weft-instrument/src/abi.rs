@@ -68,6 +68,8 @@
 //! | locals (frame_size - 16 bytes) ...     | function index u32 | resume point u32 | fuel boost u32 | frame size u32 |
 //! ```
 //!
+//! The state memory always has [`FRAME_ROOM`] free bytes above `sp`.
+//!
 //! Frames are pushed innermost first, so the outermost frame is on top and
 //! is the first one popped by the rewind. The *fuel boost* is the cost of the
 //! fuel check at which the innermost frame yielded: it was charged before the
@@ -115,6 +117,13 @@ pub const FLAG_OFFSET: u32 = 0;
 pub const STACK_BASE: u32 = 16;
 /// Size of the header at the end of every frame.
 pub const FRAME_HEADER_SIZE: u32 = 16;
+/// Free bytes the state memory always has above [`SP_GLOBAL`]: a function
+/// whose frame fits stores its locals before it calls anything on its way
+/// out, so that none of them has to survive a call. Pushing a frame grows
+/// the memory to keep this much room; a state memory given to an
+/// instrumented module must start with at least `STACK_BASE + FRAME_ROOM`
+/// bytes (one page does).
+pub const FRAME_ROOM: u32 = 16 * 1024;
 
 /// The export name of memory `index` (imported or defined).
 pub fn memory_export(index: u32) -> String {

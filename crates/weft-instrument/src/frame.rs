@@ -1,7 +1,7 @@
 //! Frames in the state memory: layout, the save path and the restore
 //! prologue. The format of a frame is documented in [`crate::abi`].
 
-use crate::abi::{FRAME_HEADER_SIZE, STACK_BASE, STATE_NORMAL};
+use crate::abi::{FRAME_HEADER_SIZE, FRAME_ROOM, STACK_BASE, STATE_NORMAL};
 use crate::error::{Error, Result};
 use crate::function::Internals;
 use crate::module::Env;
@@ -135,7 +135,7 @@ impl Code<'_> {
     }
 }
 
-/// The two functions every instrumented function calls to pop and push its
+/// The functions every instrumented function calls to pop and push its
 /// frame: the header checks, the state memory growth and the end of a rewind
 /// live there once per module instead of in every function.
 #[derive(Debug, Clone, Copy)]
@@ -144,16 +144,20 @@ pub(crate) struct FrameHelpers {
     /// frame is `func`'s, pops it (the global frame pointer then points at
     /// it), ends the rewind at the innermost frame.
     pub pop: u32,
-    /// `(resume point i32, boost i64, func, size) -> frame base`: makes room
-    /// for a frame, writes its header and pushes it.
+    /// `(resume point i32, boost i64, func, size)`: writes the header of the
+    /// frame whose locals were just stored at `sp`, pushes it, and keeps
+    /// [`FRAME_ROOM`] free bytes above the new `sp`.
     pub push: u32,
+    /// `(bytes)`: grows the state memory to hold `bytes` more above `sp`.
+    pub reserve: u32,
 }
 
-/// The type of [`FrameHelpers::pop`].
+/// The parameters of [`FrameHelpers::pop`].
 pub(crate) const POP_PARAMS: [ValType; 3] = [ValType::I32, ValType::I32, ValType::I32];
-/// The type of [`FrameHelpers::push`].
-pub(crate) const PUSH_PARAMS: [ValType; 4] =
-    [ValType::I32, ValType::I64, ValType::I32, ValType::I32];
+/// The parameters of [`FrameHelpers::push`].
+pub(crate) const PUSH_PARAMS: [ValType; 4] = [ValType::I32, ValType::I64, ValType::I32, ValType::I32];
+/// The parameters of [`FrameHelpers::reserve`].
+pub(crate) const RESERVE_PARAMS: [ValType; 1] = [ValType::I32];
 
 /// The body of [`FrameHelpers::pop`].
 pub(crate) fn pop_function(env: &Env<'_>) -> wasm_encoder::Function {
@@ -229,16 +233,51 @@ pub(crate) fn pop_function(env: &Env<'_>) -> wasm_encoder::Function {
 /// The body of [`FrameHelpers::push`].
 pub(crate) fn push_function(env: &Env<'_>) -> wasm_encoder::Function {
     use Instruction::*;
-    let (rp, boost, func, size, base) = (0, 1, 2, 3, 4);
+    let (rp, boost, func, size, header) = (0, 1, 2, 3, 4);
     let mut f = wasm_encoder::Function::new([(1, ValType::I32)]);
     let mut body = Vec::new();
     let mut c = Code(&mut body);
-    c.emit([GlobalGet(env.sp_global), LocalSet(base)]);
-    // Grow the state memory if the frame does not fit.
-    let needed_pages = [
-        LocalGet(base),
-        I64ExtendI32U,
+    c.emit([
+        GlobalGet(env.sp_global),
         LocalGet(size),
+        I32Add,
+        LocalTee(header),
+        GlobalSet(env.sp_global),
+        LocalGet(header),
+        I32Const(FRAME_HEADER_SIZE as i32),
+        I32Sub,
+        LocalTee(header),
+        LocalGet(func),
+        store(env, ValType::I32, 0),
+        LocalGet(header),
+        LocalGet(rp),
+        store(env, ValType::I32, 4),
+        LocalGet(header),
+        LocalGet(boost),
+        I32WrapI64,
+        store(env, ValType::I32, 8),
+        LocalGet(header),
+        LocalGet(size),
+        store(env, ValType::I32, 12),
+        I32Const(FRAME_ROOM as i32),
+        Call(env.frame_helpers.reserve),
+        End,
+    ]);
+    f.raw(body);
+    f
+}
+
+/// The body of [`FrameHelpers::reserve`].
+pub(crate) fn reserve_function(env: &Env<'_>) -> wasm_encoder::Function {
+    use Instruction::*;
+    let bytes = 0;
+    let mut f = wasm_encoder::Function::new([]);
+    let mut body = Vec::new();
+    let mut c = Code(&mut body);
+    let needed_pages = [
+        GlobalGet(env.sp_global),
+        I64ExtendI32U,
+        LocalGet(bytes),
         I64ExtendI32U,
         I64Add,
         I64Const(65535),
@@ -247,12 +286,7 @@ pub(crate) fn push_function(env: &Env<'_>) -> wasm_encoder::Function {
         I64ShrU,
     ];
     c.emit(needed_pages.clone());
-    c.emit([
-        MemorySize(env.state_memory),
-        I64ExtendI32U,
-        I64GtU,
-        If(BlockType::Empty),
-    ]);
+    c.emit([MemorySize(env.state_memory), I64ExtendI32U, I64GtU, If(BlockType::Empty)]);
     c.emit(needed_pages);
     c.emit([
         MemorySize(env.state_memory),
@@ -264,34 +298,7 @@ pub(crate) fn push_function(env: &Env<'_>) -> wasm_encoder::Function {
         I32Eq,
     ]);
     c.trap_if();
-    c.emit([End]);
-    c.emit([
-        GlobalGet(env.sp_global),
-        LocalGet(size),
-        I32Add,
-        LocalTee(base),
-        GlobalSet(env.sp_global),
-        LocalGet(base),
-        I32Const(FRAME_HEADER_SIZE as i32),
-        I32Sub,
-        LocalTee(base),
-        LocalGet(func),
-        store(env, ValType::I32, 0),
-        LocalGet(base),
-        LocalGet(rp),
-        store(env, ValType::I32, 4),
-        LocalGet(base),
-        LocalGet(boost),
-        I32WrapI64,
-        store(env, ValType::I32, 8),
-        LocalGet(base),
-        LocalGet(size),
-        store(env, ValType::I32, 12),
-        GlobalGet(env.sp_global),
-        LocalGet(size),
-        I32Sub,
-        End,
-    ]);
+    c.emit([End, End]);
     f.raw(body);
     f
 }
@@ -376,64 +383,36 @@ pub(crate) fn emit_prologue(
 }
 
 /// The save path: the operand stack holds the resume point (`i32`) and the
-/// fuel boost (`i64`); pushes this frame and leaves the zeros to the caller.
-pub(crate) fn emit_save_path(
-    sink: &mut Vec<u8>,
-    env: &Env<'_>,
-    layout: &FrameLayout,
-    locals: Internals,
-    func_index: u32,
-) {
+/// fuel boost (`i64`); stores this frame's locals and pushes it, and leaves
+/// the zeros to the caller. The locals are stored before anything is called
+/// (frames larger than [`FRAME_ROOM`] excepted), so that none of them has to
+/// survive a call: otherwise the register allocator may keep them in
+/// call-preserved places all through the function's hot loops.
+pub(crate) fn emit_save_path(sink: &mut Vec<u8>, env: &Env<'_>, layout: &FrameLayout, locals: Internals, func_index: u32) {
     use Instruction::*;
     let mut c = Code(sink);
     if env.config.counts_fuel() {
         c.emit([LocalGet(locals.fuel), GlobalSet(env.fuel_global)]);
     }
-    c.emit([
-        I32Const(func_index as i32),
-        I32Const(layout.size as i32),
-        Call(env.frame_helpers.push),
-        LocalSet(locals.base),
-    ]);
+    if layout.size > FRAME_ROOM {
+        c.emit([I32Const(layout.size as i32), Call(env.frame_helpers.reserve)]);
+    }
+    c.emit([GlobalGet(env.sp_global), LocalSet(locals.base)]);
     for (slot, offset) in &layout.in_memory {
-        c.emit([
-            LocalGet(locals.base),
-            LocalGet(slot.index),
-            store(env, slot.ty, *offset),
-        ]);
+        c.emit([LocalGet(locals.base), LocalGet(slot.index), store(env, slot.ty, *offset)]);
     }
     for (refs, table, sp, heap) in [
-        (
-            &layout.funcrefs,
-            env.funcref_stack,
-            env.funcref_sp,
-            HeapType::FUNC,
-        ),
-        (
-            &layout.externrefs,
-            env.externref_stack,
-            env.externref_sp,
-            HeapType::EXTERN,
-        ),
+        (&layout.funcrefs, env.funcref_stack, env.funcref_sp, HeapType::FUNC),
+        (&layout.externrefs, env.externref_stack, env.externref_sp, HeapType::EXTERN),
     ] {
         if refs.is_empty() {
             continue;
         }
-        let (table, sp) = (
-            table.expect("reference stack"),
-            sp.expect("reference stack pointer"),
-        );
+        let (table, sp) = (table.expect("reference stack"), sp.expect("reference stack pointer"));
         let n = refs.len() as i32;
         let temp = locals.base;
         c.emit([GlobalGet(sp), LocalSet(temp)]);
-        c.emit([
-            TableSize(table),
-            LocalGet(temp),
-            I32Const(n),
-            I32Add,
-            I32LtU,
-            If(BlockType::Empty),
-        ]);
+        c.emit([TableSize(table), LocalGet(temp), I32Const(n), I32Add, I32LtU, If(BlockType::Empty)]);
         c.emit([
             RefNull(heap),
             LocalGet(temp),
@@ -448,14 +427,9 @@ pub(crate) fn emit_save_path(
         c.trap_if();
         c.emit([End]);
         for (k, local) in refs.iter().enumerate() {
-            c.emit([
-                LocalGet(temp),
-                I32Const(k as i32),
-                I32Add,
-                LocalGet(*local),
-                TableSet(table),
-            ]);
+            c.emit([LocalGet(temp), I32Const(k as i32), I32Add, LocalGet(*local), TableSet(table)]);
         }
         c.emit([LocalGet(temp), I32Const(n), I32Add, GlobalSet(sp)]);
     }
+    c.emit([I32Const(func_index as i32), I32Const(layout.size as i32), Call(env.frame_helpers.push)]);
 }

@@ -725,10 +725,12 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
     let frame_helpers = crate::frame::FrameHelpers {
         pop: first_helper,
         push: first_helper + 1,
+        reserve: first_helper + 2,
     };
     let helper_types = [
         types.intern(&crate::frame::POP_PARAMS, &[ValType::I32]),
-        types.intern(&crate::frame::PUSH_PARAMS, &[ValType::I32]),
+        types.intern(&crate::frame::PUSH_PARAMS, &[]),
+        types.intern(&crate::frame::RESERVE_PARAMS, &[]),
     ];
 
     let env = Env {
@@ -812,6 +814,7 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
     }
     code.function(&crate::frame::pop_function(&env));
     code.function(&crate::frame::push_function(&env));
+    code.function(&crate::frame::reserve_function(&env));
 
     // Assemble.
     let mut rt = remap;

@@ -3,7 +3,8 @@
   (type (;1;) (func (param i32) (result i32)))
   (type (;2;) (func (result i32 i64)))
   (type (;3;) (func (param i32 i32 i32) (result i32)))
-  (type (;4;) (func (param i32 i64 i32 i32) (result i32)))
+  (type (;4;) (func (param i32 i64 i32 i32)))
+  (type (;5;) (func (param i32)))
   (import "env" "print" (func $print (;0;) (type 0)))
   (table (;0;) 2 2 funcref)
   (memory (;0;) 1 65536)
@@ -129,9 +130,7 @@
     end
     local.get 1
     global.set 1
-    i32.const 1
-    i32.const 32
-    call 4
+    global.get 2
     local.set 3
     local.get 3
     local.get $n
@@ -142,6 +141,9 @@
     local.get 3
     local.get 5
     i32.store offset=8
+    i32.const 1
+    i32.const 32
+    call 4
     i32.const 0
   )
   (func (;2;) (type 1) (param $n i32) (result i32)
@@ -249,9 +251,7 @@
     end
     local.get 2
     global.set 1
-    i32.const 2
-    i32.const 32
-    call 4
+    global.get 2
     local.set 4
     local.get 4
     local.get $n
@@ -259,6 +259,9 @@
     local.get 4
     local.get $acc
     i32.store offset=4
+    i32.const 2
+    i32.const 32
+    call 4
     i32.const 0
   )
   (func (;3;) (type 3) (param i32 i32 i32) (result i32)
@@ -317,43 +320,8 @@
     i32.const 1
     i32.add
   )
-  (func (;4;) (type 4) (param i32 i64 i32 i32) (result i32)
+  (func (;4;) (type 4) (param i32 i64 i32 i32)
     (local i32)
-    global.get 2
-    local.set 4
-    local.get 4
-    i64.extend_i32_u
-    local.get 3
-    i64.extend_i32_u
-    i64.add
-    i64.const 65535
-    i64.add
-    i64.const 16
-    i64.shr_u
-    memory.size
-    i64.extend_i32_u
-    i64.gt_u
-    if ;; label = @1
-      local.get 4
-      i64.extend_i32_u
-      local.get 3
-      i64.extend_i32_u
-      i64.add
-      i64.const 65535
-      i64.add
-      i64.const 16
-      i64.shr_u
-      memory.size
-      i64.extend_i32_u
-      i64.sub
-      i32.wrap_i64
-      memory.grow
-      i32.const -1
-      i32.eq
-      if ;; label = @2
-        unreachable
-      end
-    end
     global.get 2
     local.get 3
     i32.add
@@ -375,8 +343,42 @@
     local.get 4
     local.get 3
     i32.store offset=12
+    i32.const 16384
+    call 5
+  )
+  (func (;5;) (type 5) (param i32)
     global.get 2
-    local.get 3
-    i32.sub
+    i64.extend_i32_u
+    local.get 0
+    i64.extend_i32_u
+    i64.add
+    i64.const 65535
+    i64.add
+    i64.const 16
+    i64.shr_u
+    memory.size
+    i64.extend_i32_u
+    i64.gt_u
+    if ;; label = @1
+      global.get 2
+      i64.extend_i32_u
+      local.get 0
+      i64.extend_i32_u
+      i64.add
+      i64.const 65535
+      i64.add
+      i64.const 16
+      i64.shr_u
+      memory.size
+      i64.extend_i32_u
+      i64.sub
+      i32.wrap_i64
+      memory.grow
+      i32.const -1
+      i32.eq
+      if ;; label = @2
+        unreachable
+      end
+    end
   )
 )

@@ -5,7 +5,7 @@
   (type (;3;) (func (result i32 i64)))
   (type (;4;) (func))
   (type (;5;) (func (param i32 i32 i32) (result i32)))
-  (type (;6;) (func (param i32 i64 i32 i32) (result i32)))
+  (type (;6;) (func (param i32 i64 i32 i32)))
   (type (;7;) (func (param i32)))
   (table $t (;0;) 2 funcref)
   (table (;1;) 0 funcref)
@@ -87,10 +87,11 @@
       end
       return
     end
+    global.get 2
+    local.set 2
     i32.const 1
     i32.const 16
     call 13
-    local.set 2
   )
   (func $start (;2;) (type 1)
     (local i64 i32 i32)
@@ -138,10 +139,11 @@
       end
       return
     end
+    global.get 2
+    local.set 2
     i32.const 2
     i32.const 16
     call 13
-    local.set 2
   )
   (func (;3;) (type $pair) (param $x i32) (result i32 i64)
     (local i64 i32 i32)
@@ -178,13 +180,14 @@
       end
       return
     end
-    i32.const 3
-    i32.const 32
-    call 13
+    global.get 2
     local.set 3
     local.get 3
     local.get $x
     i32.store 1
+    i32.const 3
+    i32.const 32
+    call 13
     i32.const 0
     i64.const 0
   )
@@ -284,9 +287,7 @@
       end
       return
     end
-    i32.const 4
-    i32.const 32
-    call 13
+    global.get 2
     local.set 3
     local.get 3
     local.get $n
@@ -297,6 +298,9 @@
     local.get 3
     local.get 5
     i32.store 1 offset=8
+    i32.const 4
+    i32.const 32
+    call 13
     i32.const 0
   )
   (func (;5;) (type 2) (param $c i32) (result i32)
@@ -404,9 +408,7 @@
       end
       return
     end
-    i32.const 5
-    i32.const 32
-    call 13
+    global.get 2
     local.set 3
     local.get 3
     local.get $c
@@ -420,6 +422,9 @@
     local.get 3
     local.get 6
     i32.store 1 offset=12
+    i32.const 5
+    i32.const 32
+    call 13
     i32.const 0
   )
   (func (;6;) (type 2) (param $x i32) (result i32)
@@ -504,9 +509,7 @@
       end
       return
     end
-    i32.const 6
-    i32.const 32
-    call 13
+    global.get 2
     local.set 3
     local.get 3
     local.get $x
@@ -517,6 +520,9 @@
     local.get 3
     local.get 5
     i32.store 1 offset=8
+    i32.const 6
+    i32.const 32
+    call 13
     i32.const 0
   )
   (func (;7;) (type 2) (param $x i32) (result i32)
@@ -591,9 +597,7 @@
       end
       return
     end
-    i32.const 7
-    i32.const 48
-    call 13
+    global.get 2
     local.set 5
     local.get 5
     local.get $v
@@ -631,6 +635,9 @@
     i32.const 1
     i32.add
     global.set 3
+    i32.const 7
+    i32.const 48
+    call 13
     i32.const 0
   )
   (func (;8;) (type 2) (param $i i32) (result i32)
@@ -705,9 +712,7 @@
       end
       return
     end
-    i32.const 8
-    i32.const 32
-    call 13
+    global.get 2
     local.set 3
     local.get 3
     local.get $i
@@ -715,6 +720,9 @@
     local.get 3
     local.get 4
     i32.store 1 offset=4
+    i32.const 8
+    i32.const 32
+    call 13
     i32.const 0
   )
   (func (;9;) (type 1)
@@ -777,10 +785,11 @@
       end
       return
     end
+    global.get 2
+    local.set 2
     i32.const 9
     i32.const 16
     call 13
-    local.set 2
   )
   (func (;10;) (type 2) (param $c i32) (result i32)
     (local i64 i32 i32 i32 i32)
@@ -879,9 +888,7 @@
       end
       return
     end
-    i32.const 10
-    i32.const 32
-    call 13
+    global.get 2
     local.set 3
     local.get 3
     local.get $c
@@ -892,6 +899,9 @@
     local.get 3
     local.get 5
     i32.store 1 offset=8
+    i32.const 10
+    i32.const 32
+    call 13
     i32.const 0
   )
   (func (;11;) (type 4)
@@ -962,43 +972,8 @@
     i32.const 1
     i32.add
   )
-  (func (;13;) (type 6) (param i32 i64 i32 i32) (result i32)
+  (func (;13;) (type 6) (param i32 i64 i32 i32)
     (local i32)
-    global.get 2
-    local.set 4
-    local.get 4
-    i64.extend_i32_u
-    local.get 3
-    i64.extend_i32_u
-    i64.add
-    i64.const 65535
-    i64.add
-    i64.const 16
-    i64.shr_u
-    memory.size 1
-    i64.extend_i32_u
-    i64.gt_u
-    if ;; label = @1
-      local.get 4
-      i64.extend_i32_u
-      local.get 3
-      i64.extend_i32_u
-      i64.add
-      i64.const 65535
-      i64.add
-      i64.const 16
-      i64.shr_u
-      memory.size 1
-      i64.extend_i32_u
-      i64.sub
-      i32.wrap_i64
-      memory.grow 1
-      i32.const -1
-      i32.eq
-      if ;; label = @2
-        unreachable
-      end
-    end
     global.get 2
     local.get 3
     i32.add
@@ -1020,9 +995,43 @@
     local.get 4
     local.get 3
     i32.store 1 offset=12
+    i32.const 16384
+    call 14
+  )
+  (func (;14;) (type 7) (param i32)
     global.get 2
-    local.get 3
-    i32.sub
+    i64.extend_i32_u
+    local.get 0
+    i64.extend_i32_u
+    i64.add
+    i64.const 65535
+    i64.add
+    i64.const 16
+    i64.shr_u
+    memory.size 1
+    i64.extend_i32_u
+    i64.gt_u
+    if ;; label = @1
+      global.get 2
+      i64.extend_i32_u
+      local.get 0
+      i64.extend_i32_u
+      i64.add
+      i64.const 65535
+      i64.add
+      i64.const 16
+      i64.shr_u
+      memory.size 1
+      i64.extend_i32_u
+      i64.sub
+      i32.wrap_i64
+      memory.grow 1
+      i32.const -1
+      i32.eq
+      if ;; label = @2
+        unreachable
+      end
+    end
   )
   (data $d (;0;) "hello")
 )

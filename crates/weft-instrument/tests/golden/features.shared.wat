@@ -5,7 +5,7 @@
   (type (;3;) (func (result i32 i64)))
   (type (;4;) (func))
   (type (;5;) (func (param i32 i32 i32) (result i32)))
-  (type (;6;) (func (param i32 i64 i32 i32) (result i32)))
+  (type (;6;) (func (param i32 i64 i32 i32)))
   (type (;7;) (func (param i32)))
   (import "weft" "__weft_state" (global (;0;) (mut i32)))
   (import "weft" "__weft_fuel" (global (;1;) (mut i64)))
@@ -106,10 +106,11 @@
     end
     local.get 0
     global.set 1
+    global.get 2
+    local.set 2
     i32.const 1
     i32.const 16
     call 13
-    local.set 2
   )
   (func $start (;2;) (type 1)
     (local i64 i32 i32)
@@ -173,10 +174,11 @@
     end
     local.get 0
     global.set 1
+    global.get 2
+    local.set 2
     i32.const 2
     i32.const 16
     call 13
-    local.set 2
   )
   (func (;3;) (type $pair) (param $x i32) (result i32 i64)
     (local i64 i32 i32)
@@ -225,13 +227,14 @@
     end
     local.get 1
     global.set 1
-    i32.const 3
-    i32.const 32
-    call 13
+    global.get 2
     local.set 3
     local.get 3
     local.get $x
     i32.store
+    i32.const 3
+    i32.const 32
+    call 13
     i32.const 0
     i64.const 0
   )
@@ -351,9 +354,7 @@
     end
     local.get 1
     global.set 1
-    i32.const 4
-    i32.const 32
-    call 13
+    global.get 2
     local.set 3
     local.get 3
     local.get $n
@@ -364,6 +365,9 @@
     local.get 3
     local.get 5
     i32.store offset=8
+    i32.const 4
+    i32.const 32
+    call 13
     i32.const 0
   )
   (func (;5;) (type 2) (param $c i32) (result i32)
@@ -491,9 +495,7 @@
     end
     local.get 1
     global.set 1
-    i32.const 5
-    i32.const 32
-    call 13
+    global.get 2
     local.set 3
     local.get 3
     local.get $c
@@ -507,6 +509,9 @@
     local.get 3
     local.get 6
     i32.store offset=12
+    i32.const 5
+    i32.const 32
+    call 13
     i32.const 0
   )
   (func (;6;) (type 2) (param $x i32) (result i32)
@@ -607,9 +612,7 @@
     end
     local.get 1
     global.set 1
-    i32.const 6
-    i32.const 32
-    call 13
+    global.get 2
     local.set 3
     local.get 3
     local.get $x
@@ -620,6 +623,9 @@
     local.get 3
     local.get 5
     i32.store offset=8
+    i32.const 6
+    i32.const 32
+    call 13
     i32.const 0
   )
   (func (;7;) (type 2) (param $x i32) (result i32)
@@ -710,9 +716,7 @@
     end
     local.get 3
     global.set 1
-    i32.const 7
-    i32.const 48
-    call 13
+    global.get 2
     local.set 5
     local.get 5
     local.get $v
@@ -750,6 +754,9 @@
     i32.const 1
     i32.add
     global.set 3
+    i32.const 7
+    i32.const 48
+    call 13
     i32.const 0
   )
   (func (;8;) (type 2) (param $i i32) (result i32)
@@ -840,9 +847,7 @@
     end
     local.get 1
     global.set 1
-    i32.const 8
-    i32.const 32
-    call 13
+    global.get 2
     local.set 3
     local.get 3
     local.get $i
@@ -850,6 +855,9 @@
     local.get 3
     local.get 4
     i32.store offset=4
+    i32.const 8
+    i32.const 32
+    call 13
     i32.const 0
   )
   (func (;9;) (type 1)
@@ -928,10 +936,11 @@
     end
     local.get 0
     global.set 1
+    global.get 2
+    local.set 2
     i32.const 9
     i32.const 16
     call 13
-    local.set 2
   )
   (func (;10;) (type 2) (param $c i32) (result i32)
     (local i64 i32 i32 i32 i32)
@@ -1050,9 +1059,7 @@
     end
     local.get 1
     global.set 1
-    i32.const 10
-    i32.const 32
-    call 13
+    global.get 2
     local.set 3
     local.get 3
     local.get $c
@@ -1063,6 +1070,9 @@
     local.get 3
     local.get 5
     i32.store offset=8
+    i32.const 10
+    i32.const 32
+    call 13
     i32.const 0
   )
   (func (;11;) (type 4)
@@ -1139,43 +1149,8 @@
     i32.const 1
     i32.add
   )
-  (func (;13;) (type 6) (param i32 i64 i32 i32) (result i32)
+  (func (;13;) (type 6) (param i32 i64 i32 i32)
     (local i32)
-    global.get 2
-    local.set 4
-    local.get 4
-    i64.extend_i32_u
-    local.get 3
-    i64.extend_i32_u
-    i64.add
-    i64.const 65535
-    i64.add
-    i64.const 16
-    i64.shr_u
-    memory.size
-    i64.extend_i32_u
-    i64.gt_u
-    if ;; label = @1
-      local.get 4
-      i64.extend_i32_u
-      local.get 3
-      i64.extend_i32_u
-      i64.add
-      i64.const 65535
-      i64.add
-      i64.const 16
-      i64.shr_u
-      memory.size
-      i64.extend_i32_u
-      i64.sub
-      i32.wrap_i64
-      memory.grow
-      i32.const -1
-      i32.eq
-      if ;; label = @2
-        unreachable
-      end
-    end
     global.get 2
     local.get 3
     i32.add
@@ -1197,9 +1172,43 @@
     local.get 4
     local.get 3
     i32.store offset=12
+    i32.const 16384
+    call 14
+  )
+  (func (;14;) (type 7) (param i32)
     global.get 2
-    local.get 3
-    i32.sub
+    i64.extend_i32_u
+    local.get 0
+    i64.extend_i32_u
+    i64.add
+    i64.const 65535
+    i64.add
+    i64.const 16
+    i64.shr_u
+    memory.size
+    i64.extend_i32_u
+    i64.gt_u
+    if ;; label = @1
+      global.get 2
+      i64.extend_i32_u
+      local.get 0
+      i64.extend_i32_u
+      i64.add
+      i64.const 65535
+      i64.add
+      i64.const 16
+      i64.shr_u
+      memory.size
+      i64.extend_i32_u
+      i64.sub
+      i32.wrap_i64
+      memory.grow
+      i32.const -1
+      i32.eq
+      if ;; label = @2
+        unreachable
+      end
+    end
   )
   (data $d (;0;) "hello")
 )

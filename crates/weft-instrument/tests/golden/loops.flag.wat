@@ -2,7 +2,8 @@
   (type (;0;) (func (param i32) (result i32)))
   (type (;1;) (func (result i32 i64)))
   (type (;2;) (func (param i32 i32 i32) (result i32)))
-  (type (;3;) (func (param i32 i64 i32 i32) (result i32)))
+  (type (;3;) (func (param i32 i64 i32 i32)))
+  (type (;4;) (func (param i32)))
   (table (;0;) 2 2 funcref)
   (memory (;0;) 1 65536)
   (global (;0;) (mut i32) i32.const 0)
@@ -48,13 +49,14 @@
       end
       return
     end
-    i32.const 1
-    i32.const 32
-    call 5
+    global.get 1
     local.set 3
     local.get 3
     local.get 0
     i32.store
+    i32.const 1
+    i32.const 32
+    call 5
     i32.const 0
   )
   (func (;2;) (type 0) (param $n i32) (result i32)
@@ -184,9 +186,7 @@
       end
       return
     end
-    i32.const 2
-    i32.const 32
-    call 5
+    global.get 1
     local.set 5
     local.get 5
     local.get $n
@@ -200,6 +200,9 @@
     local.get 5
     local.get 6
     i32.store offset=12
+    i32.const 2
+    i32.const 32
+    call 5
     i32.const 0
   )
   (func (;3;) (type 0) (param i32) (result i32)
@@ -257,43 +260,8 @@
     i32.const 1
     i32.add
   )
-  (func (;5;) (type 3) (param i32 i64 i32 i32) (result i32)
+  (func (;5;) (type 3) (param i32 i64 i32 i32)
     (local i32)
-    global.get 1
-    local.set 4
-    local.get 4
-    i64.extend_i32_u
-    local.get 3
-    i64.extend_i32_u
-    i64.add
-    i64.const 65535
-    i64.add
-    i64.const 16
-    i64.shr_u
-    memory.size
-    i64.extend_i32_u
-    i64.gt_u
-    if ;; label = @1
-      local.get 4
-      i64.extend_i32_u
-      local.get 3
-      i64.extend_i32_u
-      i64.add
-      i64.const 65535
-      i64.add
-      i64.const 16
-      i64.shr_u
-      memory.size
-      i64.extend_i32_u
-      i64.sub
-      i32.wrap_i64
-      memory.grow
-      i32.const -1
-      i32.eq
-      if ;; label = @2
-        unreachable
-      end
-    end
     global.get 1
     local.get 3
     i32.add
@@ -315,8 +283,42 @@
     local.get 4
     local.get 3
     i32.store offset=12
+    i32.const 16384
+    call 6
+  )
+  (func (;6;) (type 4) (param i32)
     global.get 1
-    local.get 3
-    i32.sub
+    i64.extend_i32_u
+    local.get 0
+    i64.extend_i32_u
+    i64.add
+    i64.const 65535
+    i64.add
+    i64.const 16
+    i64.shr_u
+    memory.size
+    i64.extend_i32_u
+    i64.gt_u
+    if ;; label = @1
+      global.get 1
+      i64.extend_i32_u
+      local.get 0
+      i64.extend_i32_u
+      i64.add
+      i64.const 65535
+      i64.add
+      i64.const 16
+      i64.shr_u
+      memory.size
+      i64.extend_i32_u
+      i64.sub
+      i32.wrap_i64
+      memory.grow
+      i32.const -1
+      i32.eq
+      if ;; label = @2
+        unreachable
+      end
+    end
   )
 )
