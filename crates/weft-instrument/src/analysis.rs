@@ -268,15 +268,16 @@ pub(crate) fn analyze(
                     }
                 }
                 finish_level(&mut a, level.key, level.boundaries);
-                if let Some(parent) = stack.last_mut() {
-                    if !level.inherited_dead && next_rp > level.first_resume_point {
-                        parent.boundaries.push(Boundary {
-                            op: Some(level.opener),
-                            lo: level.first_resume_point,
-                            hi: next_rp,
-                            segment: u32::from(!level.opener_first),
-                        });
-                    }
+                if let Some(parent) = stack.last_mut()
+                    && !level.inherited_dead
+                    && next_rp > level.first_resume_point
+                {
+                    parent.boundaries.push(Boundary {
+                        op: Some(level.opener),
+                        lo: level.first_resume_point,
+                        hi: next_rp,
+                        segment: u32::from(!level.opener_first),
+                    });
                 }
             }
             Operator::Call { function_index } => {

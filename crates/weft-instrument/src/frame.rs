@@ -61,7 +61,7 @@ impl FrameLayout {
                 }
             }
         }
-        let size = (offset + 15) / 16 * 16 + u64::from(FRAME_HEADER_SIZE);
+        let size = offset.div_ceil(16) * 16 + u64::from(FRAME_HEADER_SIZE);
         let size = u32::try_from(size)
             .ok()
             .filter(|s| *s < 1 << 30)
@@ -155,7 +155,8 @@ pub(crate) struct FrameHelpers {
 /// The parameters of [`FrameHelpers::pop`].
 pub(crate) const POP_PARAMS: [ValType; 3] = [ValType::I32, ValType::I32, ValType::I32];
 /// The parameters of [`FrameHelpers::push`].
-pub(crate) const PUSH_PARAMS: [ValType; 4] = [ValType::I32, ValType::I64, ValType::I32, ValType::I32];
+pub(crate) const PUSH_PARAMS: [ValType; 4] =
+    [ValType::I32, ValType::I64, ValType::I32, ValType::I32];
 /// The parameters of [`FrameHelpers::reserve`].
 pub(crate) const RESERVE_PARAMS: [ValType; 1] = [ValType::I32];
 
@@ -286,7 +287,12 @@ pub(crate) fn reserve_function(env: &Env<'_>) -> wasm_encoder::Function {
         I64ShrU,
     ];
     c.emit(needed_pages.clone());
-    c.emit([MemorySize(env.state_memory), I64ExtendI32U, I64GtU, If(BlockType::Empty)]);
+    c.emit([
+        MemorySize(env.state_memory),
+        I64ExtendI32U,
+        I64GtU,
+        If(BlockType::Empty),
+    ]);
     c.emit(needed_pages);
     c.emit([
         MemorySize(env.state_memory),
@@ -388,31 +394,64 @@ pub(crate) fn emit_prologue(
 /// (frames larger than [`FRAME_ROOM`] excepted), so that none of them has to
 /// survive a call: otherwise the register allocator may keep them in
 /// call-preserved places all through the function's hot loops.
-pub(crate) fn emit_save_path(sink: &mut Vec<u8>, env: &Env<'_>, layout: &FrameLayout, locals: Internals, func_index: u32) {
+pub(crate) fn emit_save_path(
+    sink: &mut Vec<u8>,
+    env: &Env<'_>,
+    layout: &FrameLayout,
+    locals: Internals,
+    func_index: u32,
+) {
     use Instruction::*;
     let mut c = Code(sink);
     if env.config.counts_fuel() {
         c.emit([LocalGet(locals.fuel), GlobalSet(env.fuel_global)]);
     }
     if layout.size > FRAME_ROOM {
-        c.emit([I32Const(layout.size as i32), Call(env.frame_helpers.reserve)]);
+        c.emit([
+            I32Const(layout.size as i32),
+            Call(env.frame_helpers.reserve),
+        ]);
     }
     c.emit([GlobalGet(env.sp_global), LocalSet(locals.base)]);
     for (slot, offset) in &layout.in_memory {
-        c.emit([LocalGet(locals.base), LocalGet(slot.index), store(env, slot.ty, *offset)]);
+        c.emit([
+            LocalGet(locals.base),
+            LocalGet(slot.index),
+            store(env, slot.ty, *offset),
+        ]);
     }
     for (refs, table, sp, heap) in [
-        (&layout.funcrefs, env.funcref_stack, env.funcref_sp, HeapType::FUNC),
-        (&layout.externrefs, env.externref_stack, env.externref_sp, HeapType::EXTERN),
+        (
+            &layout.funcrefs,
+            env.funcref_stack,
+            env.funcref_sp,
+            HeapType::FUNC,
+        ),
+        (
+            &layout.externrefs,
+            env.externref_stack,
+            env.externref_sp,
+            HeapType::EXTERN,
+        ),
     ] {
         if refs.is_empty() {
             continue;
         }
-        let (table, sp) = (table.expect("reference stack"), sp.expect("reference stack pointer"));
+        let (table, sp) = (
+            table.expect("reference stack"),
+            sp.expect("reference stack pointer"),
+        );
         let n = refs.len() as i32;
         let temp = locals.base;
         c.emit([GlobalGet(sp), LocalSet(temp)]);
-        c.emit([TableSize(table), LocalGet(temp), I32Const(n), I32Add, I32LtU, If(BlockType::Empty)]);
+        c.emit([
+            TableSize(table),
+            LocalGet(temp),
+            I32Const(n),
+            I32Add,
+            I32LtU,
+            If(BlockType::Empty),
+        ]);
         c.emit([
             RefNull(heap),
             LocalGet(temp),
@@ -427,9 +466,19 @@ pub(crate) fn emit_save_path(sink: &mut Vec<u8>, env: &Env<'_>, layout: &FrameLa
         c.trap_if();
         c.emit([End]);
         for (k, local) in refs.iter().enumerate() {
-            c.emit([LocalGet(temp), I32Const(k as i32), I32Add, LocalGet(*local), TableSet(table)]);
+            c.emit([
+                LocalGet(temp),
+                I32Const(k as i32),
+                I32Add,
+                LocalGet(*local),
+                TableSet(table),
+            ]);
         }
         c.emit([LocalGet(temp), I32Const(n), I32Add, GlobalSet(sp)]);
     }
-    c.emit([I32Const(func_index as i32), I32Const(layout.size as i32), Call(env.frame_helpers.push)]);
+    c.emit([
+        I32Const(func_index as i32),
+        I32Const(layout.size as i32),
+        Call(env.frame_helpers.push),
+    ]);
 }

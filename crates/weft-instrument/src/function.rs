@@ -99,6 +99,7 @@ impl FunctionEmitter<'_, '_> {
     /// Instruments one function. `ops` are its operators with their offsets;
     /// `validator` validates the original body as it is emitted and tells the
     /// operand-stack types at every boundary.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn emit<'e, 'm>(
         env: &'e Env<'m>,
         types: &'e mut TypeInterner,

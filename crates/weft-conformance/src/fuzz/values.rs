@@ -258,7 +258,7 @@ pub fn digest_args(args: &[Val]) -> u64 {
                 mix(x as u64) ^ (x >> 64) as u64
             }
             Val::FuncRef(None) | Val::ExternRef(None) => 0x6e75_6c6c,
-            _ => 0x7265_66,
+            _ => 0x0072_6566,
         })
         .collect();
     mix_all(&words)

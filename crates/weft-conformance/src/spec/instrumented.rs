@@ -48,10 +48,13 @@ pub struct InstrumentedModule {
     info: ModuleInfo,
 }
 
+/// A module instrumented and compiled, or why that failed.
+type Instrumented = Result<Arc<InstrumentedModule>, String>;
+
 /// Instrumented modules of one file, by binary and configuration.
 #[derive(Default)]
 pub struct InstrumentedCache {
-    modules: HashMap<(Arc<Vec<u8>>, Config), Result<Arc<InstrumentedModule>, String>>,
+    modules: HashMap<(Arc<Vec<u8>>, Config), Instrumented>,
 }
 
 impl InstrumentedCache {
@@ -104,6 +107,7 @@ struct Slot {
     state: SlotState,
 }
 
+#[allow(clippy::large_enum_variant)] // a few per script; most are `Live`
 enum SlotState {
     /// The instance exists (its deferred start function may have trapped).
     /// Its controls leave memories out: they are captured as [`MemoryImage`]s.

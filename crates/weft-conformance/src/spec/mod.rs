@@ -322,15 +322,12 @@ pub fn run(options: &Options) -> Result<Report> {
     let instrumented = wasmtime::Engine::new(&config)?;
     let mut by_features: HashMap<WasmFeatures, Engines> = HashMap::new();
     for file in &files {
-        if !by_features.contains_key(&file.features) {
+        if let std::collections::hash_map::Entry::Vacant(entry) = by_features.entry(file.features) {
             let original = wasmtime::Engine::new(&wasmtime_config(file.features))?;
-            by_features.insert(
-                file.features,
-                Engines {
-                    original,
-                    instrumented: instrumented.clone(),
-                },
-            );
+            entry.insert(Engines {
+                original,
+                instrumented: instrumented.clone(),
+            });
         }
     }
     let by_features = Arc::new(by_features);
