@@ -74,6 +74,8 @@ pub(crate) trait Callees {
     fn leaf_cost(&self, func: u32) -> u32;
     /// The number of parameters of `func`.
     fn params(&self, func: u32) -> Option<u32>;
+    /// Whether `func` is imported.
+    fn is_import(&self, func: u32) -> bool;
     /// The number of parameters of the function type `ty`.
     fn type_params(&self, ty: u32) -> Option<u32>;
 }
@@ -282,9 +284,9 @@ pub(crate) fn analyze(
             }
             Operator::Call { function_index } => {
                 if callees.can_unwind(*function_index) {
-                    let start = callees
-                        .params(*function_index)
-                        .map_or(i, |n| arguments_start(ops, i, n));
+                    let start = callees.params(*function_index).map_or(i, |n| {
+                        arguments_start(ops, i, n, callees.is_import(*function_index))
+                    });
                     push_call(
                         &mut a,
                         &mut stack,
@@ -302,7 +304,7 @@ pub(crate) fn analyze(
             Operator::CallIndirect { type_index, .. } => {
                 let start = callees
                     .type_params(*type_index)
-                    .map_or(i, |n| arguments_start(ops, i, n + 1));
+                    .map_or(i, |n| arguments_start(ops, i, n + 1, true));
                 push_call(
                     &mut a,
                     &mut stack,
@@ -413,7 +415,18 @@ fn finish_level(a: &mut Analysis, key: LevelKey, mut boundaries: Vec<Boundary>) 
 /// `global.get`, arithmetic that never traps, and loads whose address
 /// depends on no global (it is the same address as before the call, and
 /// memories never shrink).
-pub(crate) fn arguments_start(ops: &[(Operator<'_>, usize)], call: usize, count: u32) -> usize {
+///
+/// With `exact`, the arguments must come out the same when recomputed, so
+/// only constants, locals and arithmetic qualify: a `call_indirect` picks its
+/// callee by the table index, and a host function called again to finish a
+/// suspended call sees its arguments (memory and globals can change in
+/// between; the locals cannot).
+pub(crate) fn arguments_start(
+    ops: &[(Operator<'_>, usize)],
+    call: usize,
+    count: u32,
+    exact: bool,
+) -> usize {
     if count == 0 {
         return call;
     }
@@ -427,6 +440,7 @@ pub(crate) fn arguments_start(ops: &[(Operator<'_>, usize)], call: usize, count:
             return call;
         };
         match kind {
+            Pure::Global | Pure::Load if exact => return call,
             Pure::Global => reads_global = true,
             Pure::Load => loads = true,
             Pure::Plain => {}

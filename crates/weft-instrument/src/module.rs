@@ -104,6 +104,8 @@ struct CalleeTable<'a> {
     /// Parameter count by function index, and by type index.
     func_params: &'a [u32],
     type_params: &'a [u32],
+    /// The number of imported functions.
+    imported: u32,
 }
 
 impl Callees for CalleeTable<'_> {
@@ -112,6 +114,9 @@ impl Callees for CalleeTable<'_> {
     }
     fn leaf_cost(&self, func: u32) -> u32 {
         self.leaf_cost.get(func as usize).copied().unwrap_or(0)
+    }
+    fn is_import(&self, func: u32) -> bool {
+        func < self.imported
     }
     fn params(&self, func: u32) -> Option<u32> {
         self.func_params.get(func as usize).copied()
@@ -598,6 +603,7 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
         leaf_cost: &leaf_cost,
         func_params: &func_params,
         type_params: &type_params,
+        imported: p.imported_funcs,
     };
 
     let has_drops = bodies.iter().any(|b| {
