@@ -264,3 +264,8 @@ fn features() {
 fn calls() {
     check("calls.wat");
 }
+
+#[test]
+fn indirect() {
+    check("indirect.wat");
+}
