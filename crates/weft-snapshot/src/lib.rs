@@ -324,7 +324,7 @@ impl MemoryImage {
 }
 
 impl Value {
-    /// The value's type; `Ref(Null)` counts as either reference type.
+    /// Whether the value has type `ty`; `Ref(Null)` fits either reference type.
     fn fits(&self, ty: ValueType) -> bool {
         matches!(
             (self, ty),
