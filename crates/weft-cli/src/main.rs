@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 mod bench;
 mod demo;
+mod inspect;
+mod script;
 
 #[derive(Parser)]
 #[command(
@@ -35,6 +37,18 @@ enum Command {
         #[arg(long)]
         count_fuel: bool,
         /// Print a summary as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a script (a WASI command module), preempted, saved and resumed as asked.
+    Run(script::RunOptions),
+    /// Continue a script saved by `weft run --stop-after N --save PATH`.
+    Resume(script::ResumeOptions),
+    /// Show what a snapshot holds: module, sizes, fuel used, state, call stack.
+    Inspect {
+        /// The snapshot.
+        snapshot: PathBuf,
+        /// Print the report as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -82,14 +96,25 @@ pub(crate) fn read_module(path: &Path) -> Result<Vec<u8>> {
 
 fn main() {
     let cli = Cli::parse();
-    if let Err(e) = run(cli) {
-        eprintln!("weft: error: {e:#}");
-        std::process::exit(1);
+    match run(cli) {
+        Ok(status) => {
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+            std::process::exit(status);
+        }
+        Err(e) => {
+            eprintln!("weft: error: {e:#}");
+            std::process::exit(1);
+        }
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+/// Runs a command and returns the process's exit status.
+fn run(cli: Cli) -> Result<i32> {
     match cli.command {
+        Command::Run(options) => script::run(options),
+        Command::Resume(options) => script::resume(options),
+        Command::Inspect { snapshot, json } => inspect::run(&snapshot, json).map(|()| 0),
         Command::Instrument {
             input,
             output,
@@ -134,9 +159,9 @@ fn run(cli: Cli) -> Result<()> {
                     out.wasm.len() as f64 / wasm.len() as f64
                 );
             }
-            Ok(())
+            Ok(0)
         }
-        Command::Demo { scripts, seconds } => demo::run(scripts, seconds),
-        Command::Bench { which } => bench::run(which),
+        Command::Demo { scripts, seconds } => demo::run(scripts, seconds).map(|()| 0),
+        Command::Bench { which } => bench::run(which).map(|()| 0),
     }
 }

@@ -1,41 +1,81 @@
-//! `weft-runtime` drives modules instrumented by [`weft_instrument`] on
-//! Wasmtime: it calls them with a fuel slice or an interrupt flag, notices
-//! when they unwind, rewinds them, and captures and restores their complete
-//! execution state.
+//! `weft-runtime` runs WebAssembly scripts that can be paused anywhere,
+//! saved, and resumed later — in the same process, in another one, or on
+//! another machine.
+//!
+//! A [`Runtime`] owns the Wasmtime engine and caches modules: [`Runtime::load`]
+//! instruments an original module with [`weft_instrument`], compiles it (or
+//! finds its compiled code in the disk cache) and links it against the host
+//! functions scripts may import (a WASI preview1 subset, see [`wasi`]).
+//! [`Script::spawn`] makes one instance of it; [`Script::run`] runs it for a
+//! [`Budget`] of fuel; [`Script::snapshot`] captures a paused script as a
+//! [`weft_snapshot::Snapshot`] and [`Script::restore`] continues it in a
+//! fresh instance.
 //!
 //! ```
-//! use wasmtime::{Engine, Instance, Module, Store};
-//! use weft_runtime::{Controls, Step};
+//! use weft_runtime::{Budget, Runtime, RuntimeConfig, Script, ScriptOptions, Status, Stdio};
 //!
 //! let wasm = wat::parse_str(r#"
-//!   (module (func (export "count") (param $n i32) (result i32) (local $i i32)
-//!     (loop $l (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
-//!     (local.get $i)))"#)?;
-//! let out = weft_instrument::instrument(&wasm, &weft_instrument::Config::fuel())?;
-//! let engine = Engine::default();
-//! let mut store = Store::new(&engine, ());
-//! let instance = Instance::new(&mut store, &Module::new(&engine, &out.wasm)?, &[])?;
-//! let controls = Controls::new(&mut store, &instance, &out.info)?;
-//! let count = instance.get_func(&mut store, "count").unwrap();
-//! let mut results = [wasmtime::Val::I32(0)];
+//!   (module
+//!     (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+//!     (memory (export "memory") 1)
+//!     (data (i32.const 16) "done\n")
+//!     (func (export "_start") (local $i i32)
+//!       (loop $spin                                   ;; a million iterations
+//!         (br_if $spin (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1)))
+//!                                (i32.const 1000000))))
+//!       (i32.store (i32.const 0) (i32.const 16))      ;; iovec: "done\n"
+//!       (i32.store (i32.const 4) (i32.const 5))
+//!       (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))
+//! "#)?;
+//! let runtime = Runtime::new(RuntimeConfig { cache_dir: None, ..RuntimeConfig::default() })?;
+//! let module = runtime.load(&wasm)?;
+//! let (stdio, output) = Stdio::captured();
+//! let mut script = Script::spawn(&runtime, &module, ScriptOptions::default(), stdio)?;
 //!
-//! // Run 100 units of fuel at a time until the call finishes.
-//! controls.set_fuel(&mut store, 100)?;
-//! let mut step = controls.call(&mut store, &count, &[wasmtime::Val::I32(1000)], &mut results)?;
-//! let mut slices = 1;
-//! while step == Step::Unwound {
-//!     controls.set_fuel(&mut store, 100)?;
-//!     step = controls.resume(&mut store, &count, &mut results)?;
-//!     slices += 1;
-//! }
-//! assert_eq!(results[0].unwrap_i32(), 1000);
-//! assert!(slices > 10);
+//! // Run 100,000 units of fuel, then save the paused script...
+//! assert_eq!(script.run(Budget::Fuel(100_000))?, &Status::Paused);
+//! let bytes = weft_snapshot::encode(&script.snapshot()?)?;
+//! drop(script);
+//!
+//! // ...and continue it in a fresh instance, to the end.
+//! let snapshot = weft_snapshot::decode(&bytes, &Default::default())?;
+//! let (stdio, resumed_output) = Stdio::captured();
+//! let mut script = Script::restore(&runtime, &module, &snapshot, None, stdio)?;
+//! assert_eq!(script.run(Budget::Unlimited)?, &Status::Exited(0));
+//! assert_eq!(output.stdout(), b"");
+//! assert_eq!(resumed_output.stdout(), b"done\n");
 //! # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
 //! ```
+//!
+//! The lower layer, [`Controls`], drives one instrumented instance directly
+//! through the protocol of [`weft_instrument::abi`].
 #![deny(missing_docs)]
 
 mod controls;
+mod durable;
+mod engine;
+mod error;
+mod host;
+mod module;
+mod script;
+mod snapshot;
 mod state;
+pub mod wasi;
 
 pub use controls::{Controls, Step};
+pub use durable::write_atomically;
+pub use engine::{
+    DEFAULT_MAX_WASM_STACK, Runtime, RuntimeConfig, default_cache_dir, instrumentation_name,
+    module_hash, parse_instrumentation, thread_stack_size,
+};
+pub use error::{Error, Result};
+pub use host::{
+    Captured, DETERMINISTIC_EPOCH_NANOS, Deterministic, Host, HostState, NANOS_PER_FUEL, Pending,
+    Stdio,
+};
+pub use module::ScriptModule;
+pub use script::{
+    BacktraceFrame, Budget, InterruptHandle, Script, ScriptOptions, Status, Trap, WASI_ENTRY, Wake,
+};
+pub use snapshot::{SavedFrame, host_state, saved_frames};
 pub use state::{FunctionsTable, InstanceState, RefDecoder, RefEncoder, RefValue, StateValue};

@@ -169,13 +169,26 @@ impl Controls {
     /// Captures the complete state of the instance.
     pub fn capture<T>(
         &self,
+        store: StoreContextMut<'_, T>,
+        refs: &mut dyn RefEncoder<T>,
+    ) -> Result<InstanceState> {
+        self.capture_with(store, refs, true)
+    }
+
+    /// Captures the state, leaving [`InstanceState::memories`] empty unless
+    /// `with_memories` (for a caller that reads the memories itself).
+    pub(crate) fn capture_with<T>(
+        &self,
         mut store: StoreContextMut<'_, T>,
         refs: &mut dyn RefEncoder<T>,
+        with_memories: bool,
     ) -> Result<InstanceState> {
         let store = &mut store;
         let mut state = InstanceState::default();
-        for m in &self.memories {
-            state.memories.push(m.data(&*store).to_vec());
+        if with_memories {
+            for m in &self.memories {
+                state.memories.push(m.data(&*store).to_vec());
+            }
         }
         for (index, g) in &self.globals {
             let v = g.get(&mut *store);
@@ -212,16 +225,32 @@ impl Controls {
     /// instance of the same instrumented module.
     pub fn restore<T>(
         &self,
-        mut store: StoreContextMut<'_, T>,
+        store: StoreContextMut<'_, T>,
         state: &InstanceState,
         refs: &mut dyn RefDecoder<T>,
     ) -> Result<()> {
+        self.restore_with(store, state, refs, true)
+    }
+
+    /// Restores the state; the memories only if `with_memories` (for a
+    /// caller that has written them itself).
+    pub(crate) fn restore_with<T>(
+        &self,
+        mut store: StoreContextMut<'_, T>,
+        state: &InstanceState,
+        refs: &mut dyn RefDecoder<T>,
+        with_memories: bool,
+    ) -> Result<()> {
         let store = &mut store;
-        if state.memories.len() != self.memories.len() || state.tables.len() != self.tables.len() {
+        if (with_memories && state.memories.len() != self.memories.len())
+            || state.tables.len() != self.tables.len()
+        {
             bail!("the state does not match the module: wrong number of memories or tables");
         }
-        for (m, bytes) in self.memories.iter().zip(&state.memories) {
-            copy_memory(store, m, bytes)?;
+        if with_memories {
+            for (m, bytes) in self.memories.iter().zip(&state.memories) {
+                copy_memory(store, m, bytes)?;
+            }
         }
         let globals: HashMap<u32, wasmtime::Global> = self.globals.iter().copied().collect();
         for (index, v) in &state.globals {

@@ -111,10 +111,14 @@ pub struct Snapshot {
     pub host: Vec<u8>,
     /// Who the script is and what it may use.
     pub meta: Metadata,
+    /// The original (uninstrumented) module, when the snapshot carries it
+    /// so that it can be resumed on its own. Its SHA-256 must be
+    /// [`ModuleId::hash`]; the runtime checks that before using it.
+    pub wasm: Option<Vec<u8>>,
 }
 
 /// Identifies the module a snapshot belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ModuleId {
     /// SHA-256 of the original (uninstrumented) module.
     pub hash: [u8; 32],
@@ -242,7 +246,7 @@ impl MemoryImage {
         let pages = data.len().div_ceil(PAGE_SIZE);
         let mut runs: Vec<(u64, Vec<u8>)> = Vec::new();
         for (page, chunk) in data.chunks(PAGE_SIZE).enumerate() {
-            if chunk.iter().all(|b| *b == 0) {
+            if is_zero(chunk) {
                 continue;
             }
             let page = page as u64;
@@ -297,6 +301,15 @@ impl MemoryImage {
     /// Writes the image into `memory`, which must be exactly
     /// [`MemoryImage::byte_len`] bytes; zero pages are written as zeros.
     pub fn write_to(&self, memory: &mut [u8]) -> Result<()> {
+        self.write_over(memory, |_| true)
+    }
+
+    /// Like [`MemoryImage::write_to`], for a memory whose pages are known to
+    /// be zero except where `maybe_nonzero(page)` says otherwise: zero pages
+    /// of the image are written only there. A fresh instance's memory is
+    /// zero outside its data segments, and pages that are never written
+    /// are never touched (nor faulted in).
+    pub fn write_over(&self, memory: &mut [u8], maybe_nonzero: impl Fn(u64) -> bool) -> Result<()> {
         self.check()?;
         if memory.len() as u64 != self.byte_len() {
             return Err(Error::Mismatch(format!(
@@ -305,11 +318,23 @@ impl MemoryImage {
                 memory.len()
             )));
         }
-        memory.fill(0);
+        let mut page = 0u64;
+        let clear_until = |page: &mut u64, end: u64, memory: &mut [u8]| {
+            while *page < end {
+                if maybe_nonzero(*page) {
+                    let start = *page as usize * PAGE_SIZE;
+                    memory[start..start + PAGE_SIZE].fill(0);
+                }
+                *page += 1;
+            }
+        };
         for (first, bytes) in &self.runs {
+            clear_until(&mut page, *first, memory);
             let start = *first as usize * PAGE_SIZE;
             memory[start..start + bytes.len()].copy_from_slice(bytes);
+            page = first + (bytes.len() / PAGE_SIZE) as u64;
         }
+        clear_until(&mut page, self.pages, memory);
         Ok(())
     }
 
@@ -321,6 +346,13 @@ impl MemoryImage {
         self.write_to(&mut memory)?;
         Ok(memory)
     }
+}
+
+/// Whether every byte is zero; written so that the compiler vectorises it.
+fn is_zero(bytes: &[u8]) -> bool {
+    // SAFETY: every bit pattern is a valid `u128`.
+    let (head, words, tail) = unsafe { bytes.align_to::<u128>() };
+    head.iter().chain(tail).all(|b| *b == 0) && words.iter().fold(0, |acc, w| acc | w) == 0
 }
 
 impl Value {

@@ -47,6 +47,7 @@ fn sample() -> Snapshot {
             owner: "alice".into(),
             limits: Limits::default(),
         },
+        wasm: Some(b"\0asm\x01\0\0\0".to_vec()),
     }
 }
 

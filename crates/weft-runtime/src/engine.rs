@@ -1,0 +1,262 @@
+//! The shared engine and the module cache.
+//!
+//! One [`Runtime`] owns one Wasmtime [`Engine`] and caches every module it
+//! loads twice over: in memory, by the SHA-256 of the original module and
+//! the instrumentation configuration ([`ModuleId`]), and on disk, where the
+//! compiled machine code of an instrumented module is kept so that another
+//! process loading the same module does not compile it again.
+//!
+//! # The disk cache
+//!
+//! A cache file is named after the SHA-256 of the module id and of the
+//! engine's compatibility hash (Wasmtime version, target, compiler
+//! settings), so an engine configured differently never sees another's
+//! code. It holds the SHA-256 of the serialized code followed by the code.
+//! Loading native code is `unsafe` in Wasmtime: it runs whatever it is
+//! given. Only files of this cache reach it, and only after their digest
+//! matches; a file that does not match is compiled again and replaced.
+
+use crate::error::{Error, Result};
+use crate::module::ScriptModule;
+use crate::wasi;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use wasmtime::{Engine, Linker, Module};
+use weft_snapshot::ModuleId;
+
+/// How much stack WebAssembly may use on a thread that runs scripts.
+///
+/// A script that is paused holds no native stack at all (its frames live in
+/// its state memory), so this costs only once per thread that runs scripts,
+/// not once per script. It is large enough for C programs that recurse tens
+/// of thousands of levels deep.
+pub const DEFAULT_MAX_WASM_STACK: usize = 64 << 20;
+
+/// The native stack a thread running scripts needs with
+/// [`RuntimeConfig::max_wasm_stack`] set to `wasm_stack`: Wasmtime runs
+/// WebAssembly on the calling thread's stack, next to the host's own frames.
+pub fn thread_stack_size(wasm_stack: usize) -> usize {
+    wasm_stack + (16 << 20)
+}
+
+/// How a [`Runtime`] is set up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeConfig {
+    /// How scripts are instrumented.
+    pub instrumentation: weft_instrument::Config,
+    /// Canonicalise NaNs produced by floating-point operations, so that
+    /// scripts compute bit-identical results on every machine (part of
+    /// deterministic mode).
+    pub canonical_nans: bool,
+    /// How much stack WebAssembly may use before it traps with "call stack
+    /// exhausted". Threads that run scripts need a native stack of
+    /// [`thread_stack_size`].
+    pub max_wasm_stack: usize,
+    /// Where compiled code is cached across processes (`None`: no disk cache).
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            instrumentation: weft_instrument::Config::fuel(),
+            canonical_nans: false,
+            max_wasm_stack: DEFAULT_MAX_WASM_STACK,
+            cache_dir: default_cache_dir(),
+        }
+    }
+}
+
+/// `$WEFT_CACHE_DIR`, else `$XDG_CACHE_HOME/weft`, else `~/.cache/weft`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("WEFT_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(dir).join("weft"));
+    }
+    std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache").join("weft"))
+}
+
+/// The name of an instrumentation configuration, as recorded in
+/// [`ModuleId::instrumentation`].
+pub fn instrumentation_name(config: &weft_instrument::Config) -> String {
+    let mut name = String::from(if config.checks_fuel() { "fuel" } else { "flag" });
+    if !config.checks_fuel() && config.counts_fuel() {
+        name.push_str("+count");
+    }
+    name
+}
+
+/// The configuration named by [`instrumentation_name`].
+pub fn parse_instrumentation(name: &str) -> Result<weft_instrument::Config> {
+    match name {
+        "fuel" => Ok(weft_instrument::Config::fuel()),
+        "flag" => Ok(weft_instrument::Config::flag(false)),
+        "flag+count" => Ok(weft_instrument::Config::flag(true)),
+        other => Err(Error::Module(format!(
+            "unknown instrumentation `{other}` (expected fuel, flag or flag+count)"
+        ))),
+    }
+}
+
+/// The SHA-256 of a module's bytes.
+pub fn module_hash(wasm: &[u8]) -> [u8; 32] {
+    Sha256::digest(wasm).into()
+}
+
+/// Where weft's scripts run: one engine, its module cache and the host
+/// functions every script can import.
+///
+/// A `Runtime` is `Send + Sync`; share it behind an [`Arc`] between the
+/// threads that run scripts.
+pub struct Runtime {
+    engine: Engine,
+    config: RuntimeConfig,
+    linker: Linker<crate::host::Host>,
+    modules: Mutex<HashMap<ModuleId, Arc<ScriptModule>>>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// Creates a runtime.
+    pub fn new(config: RuntimeConfig) -> Result<Runtime> {
+        let mut wasmtime = wasmtime::Config::new();
+        wasmtime
+            .max_wasm_stack(config.max_wasm_stack)
+            // With asynchronous support compiled in (by other crates of a
+            // build), Wasmtime wants the asynchronous stack at least as large.
+            .async_stack_size(thread_stack_size(config.max_wasm_stack))
+            .cranelift_nan_canonicalization(config.canonical_nans)
+            .wasm_backtrace_details(wasmtime::WasmBacktraceDetails::Disable);
+        let engine =
+            Engine::new(&wasmtime).map_err(|e| Error::engine("cannot create the engine", e))?;
+        let mut linker = Linker::new(&engine);
+        wasi::add_to_linker(&mut linker)?;
+        Ok(Runtime {
+            engine,
+            config,
+            linker,
+            modules: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The Wasmtime engine every script of this runtime runs on.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The runtime's configuration.
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.config
+    }
+
+    /// Loads an original (uninstrumented) module with the runtime's
+    /// instrumentation: instruments it, compiles it (or takes the compiled
+    /// code from the disk cache) and checks that everything it imports is
+    /// provided. Loading the same bytes again returns the cached module.
+    pub fn load(&self, wasm: &[u8]) -> Result<Arc<ScriptModule>> {
+        self.load_with(wasm, &self.config.instrumentation)
+    }
+
+    /// Like [`Runtime::load`], with another instrumentation configuration
+    /// (the one a snapshot was taken with, for instance).
+    pub fn load_with(
+        &self,
+        wasm: &[u8],
+        instrumentation: &weft_instrument::Config,
+    ) -> Result<Arc<ScriptModule>> {
+        let id = ModuleId {
+            hash: module_hash(wasm),
+            instrumentation: instrumentation_name(instrumentation),
+        };
+        if let Some(module) = self.lock_modules().get(&id) {
+            return Ok(module.clone());
+        }
+        let instrumented = weft_instrument::instrument(wasm, instrumentation)?;
+        let compiled = self.compile(&id, &instrumented.wasm)?;
+        let module = Arc::new(ScriptModule::new(
+            id.clone(),
+            wasm,
+            instrumented.info,
+            compiled,
+            &self.linker,
+        )?);
+        self.lock_modules().insert(id, module.clone());
+        Ok(module)
+    }
+
+    /// The cached module with this id, if it was loaded.
+    pub fn cached(&self, id: &ModuleId) -> Option<Arc<ScriptModule>> {
+        self.lock_modules().get(id).cloned()
+    }
+
+    fn lock_modules(&self) -> std::sync::MutexGuard<'_, HashMap<ModuleId, Arc<ScriptModule>>> {
+        // The map stays consistent even if a thread panicked while holding it.
+        self.modules.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn compile(&self, id: &ModuleId, instrumented: &[u8]) -> Result<Module> {
+        let path = self.cache_path(id);
+        if let Some(path) = &path
+            && let Some(module) = self.load_cached(path)
+        {
+            return Ok(module);
+        }
+        let module = Module::new(&self.engine, instrumented)
+            .map_err(|e| Error::engine("cannot compile the instrumented module", e))?;
+        if let Some(path) = &path
+            && let Err(e) = self.store_cached(path, &module)
+        {
+            tracing::warn!("cannot cache compiled code in {}: {e}", path.display());
+        }
+        Ok(module)
+    }
+
+    fn cache_path(&self, id: &ModuleId) -> Option<PathBuf> {
+        let dir = self.config.cache_dir.as_ref()?;
+        let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
+        self.engine
+            .precompile_compatibility_hash()
+            .hash(&mut engine_hash);
+        let mut key = Sha256::new();
+        key.update(id.hash);
+        key.update(id.instrumentation.as_bytes());
+        key.update(engine_hash.finish().to_le_bytes());
+        Some(dir.join(format!("{}.cwasm", hex::encode(key.finalize()))))
+    }
+
+    fn load_cached(&self, path: &Path) -> Option<Module> {
+        let bytes = std::fs::read(path).ok()?;
+        let (digest, code) = bytes.split_at_checked(32)?;
+        if Sha256::digest(code).as_slice() != digest {
+            tracing::warn!("ignoring corrupt cache file {}", path.display());
+            return None;
+        }
+        // SAFETY: `code` was written by `store_cached` of a runtime whose
+        // engine has the same compatibility hash (it is part of the file
+        // name), and its digest matches, so these are the bytes Wasmtime
+        // serialized; Wasmtime checks their header against the engine.
+        unsafe { Module::deserialize(&self.engine, code) }.ok()
+    }
+
+    fn store_cached(&self, path: &Path, module: &Module) -> Result<()> {
+        let code = module
+            .serialize()
+            .map_err(|e| Error::engine("cannot serialize compiled code", e))?;
+        let mut bytes = Vec::with_capacity(32 + code.len());
+        bytes.extend_from_slice(&Sha256::digest(&code));
+        bytes.extend_from_slice(&code);
+        crate::durable::write_atomically(path, &bytes, false)
+    }
+}

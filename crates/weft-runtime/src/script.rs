@@ -1,0 +1,539 @@
+//! A script: one instance of an instrumented module with its host state.
+//!
+//! # States
+//!
+//! ```text
+//!             run                    run
+//! Created ─────────▶ Running ◀──────────────── Paused / Parked
+//!                    │  │  │ ──────────────────▶   (slice over, pause
+//!                    │  │  │  fuel / flag /         request, yield; or a
+//!                    │  │  │  sched_yield / sleep   sleep: Parked)
+//!                    │  │  ▼
+//!                    │  │  Exited(code)     the entry point returned, or proc_exit
+//!                    │  ▼
+//!                    │  Trapped(trap)       a trap, with its wasm backtrace
+//!                    ▼
+//!                    Killed                 kill(); nothing runs again
+//! ```
+//!
+//! `Running` lasts exactly as long as a call to [`Script::run`]. A script
+//! can be captured ([`Script::snapshot`]) in `Created`, `Paused` and
+//! `Parked`; in `Paused` and `Parked` its whole call stack is in its state
+//! memory, so it holds no native stack and can be moved anywhere.
+
+use crate::controls::{Controls, Step};
+use crate::engine::Runtime;
+use crate::error::{Error, Result};
+use crate::host::{Deterministic, Host, HostState, Pending, Stdio};
+use crate::module::ScriptModule;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use wasmtime::{Func, Instance, Store};
+use weft_instrument::abi;
+use weft_snapshot::{Accounting, Limits, Metadata};
+
+/// The entry point of a WASI command.
+pub const WASI_ENTRY: &str = "_start";
+
+/// How a new script is set up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptOptions {
+    /// The command line, the program name first.
+    pub args: Vec<String>,
+    /// The environment.
+    pub env: Vec<(String, String)>,
+    /// Deterministic mode with this seed: a virtual clock advanced by fuel
+    /// (and by sleeps), a seeded random generator. Canonical NaNs come from
+    /// the runtime ([`crate::RuntimeConfig::canonical_nans`]). Needs a
+    /// module that counts fuel.
+    pub deterministic: Option<u64>,
+    /// What the script may use.
+    pub limits: Limits,
+    /// The script's id.
+    pub id: String,
+    /// The script's owner (tenant).
+    pub owner: String,
+    /// The export to run, after the deferred `start` function if the module
+    /// had one.
+    pub entry: String,
+}
+
+impl Default for ScriptOptions {
+    fn default() -> Self {
+        ScriptOptions {
+            args: vec!["script".into()],
+            env: Vec::new(),
+            deterministic: None,
+            limits: Limits::default(),
+            id: String::new(),
+            owner: String::new(),
+            entry: WASI_ENTRY.into(),
+        }
+    }
+}
+
+/// How much a call to [`Script::run`] may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// Until the script pauses, parks or ends by itself (or the interrupt
+    /// flag is set, for a flag-instrumented module).
+    Unlimited,
+    /// About this many units of fuel: the script pauses at the first check
+    /// after the fuel is spent.
+    Fuel(u64),
+}
+
+/// What a parked script waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// Its monotonic clock reaching this time (a WASI sleep).
+    At(Duration),
+}
+
+/// A trap that ended a script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trap {
+    /// What happened.
+    pub message: String,
+    /// The wasm call stack at the trap, innermost frame first.
+    pub backtrace: Vec<BacktraceFrame>,
+}
+
+/// One frame of a [`Trap`]'s backtrace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BacktraceFrame {
+    /// The function index in the module.
+    pub function: u32,
+    /// Its name, from the name section.
+    pub name: Option<String>,
+}
+
+/// A backtrace prints at most this many lines (runs of one repeated frame,
+/// as in deep recursion, take one line).
+const BACKTRACE_LINES: usize = 40;
+
+impl std::fmt::Display for Trap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.message)?;
+        if self.backtrace.is_empty() {
+            return Ok(());
+        }
+        write!(f, "\nwasm backtrace (innermost first):")?;
+        let mut frames = self.backtrace.iter().peekable();
+        let mut lines = 0;
+        while let Some(frame) = frames.next() {
+            let mut repeats = 1;
+            while frames.peek() == Some(&frame) {
+                frames.next();
+                repeats += 1;
+            }
+            if lines == BACKTRACE_LINES {
+                write!(f, "\n  ... {} more frames", frames.len() + repeats)?;
+                break;
+            }
+            match &frame.name {
+                Some(name) => write!(f, "\n  {name} (function {})", frame.function)?,
+                None => write!(f, "\n  function {}", frame.function)?,
+            }
+            if repeats > 1 {
+                write!(f, " x {repeats}")?;
+            }
+            lines += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Where a script is in its life; see the module docs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// Spawned, not run yet.
+    Created,
+    /// Inside [`Script::run`].
+    Running,
+    /// Stopped between two slices, ready to run.
+    Paused,
+    /// Waiting; [`Script::run`] continues it (early, if called early: a
+    /// sleep then goes on sleeping).
+    Parked(Wake),
+    /// Finished with this exit status.
+    Exited(i32),
+    /// Ended by a trap.
+    Trapped(Trap),
+    /// Killed.
+    Killed,
+}
+
+impl Status {
+    /// Whether the script can run again.
+    pub fn is_runnable(&self) -> bool {
+        matches!(self, Status::Created | Status::Paused | Status::Parked(_))
+    }
+}
+
+/// The address of a script's interrupt flag, cleared when the script goes.
+#[derive(Debug, Default)]
+struct FlagCell(RwLock<Option<usize>>);
+
+/// Sets a script's interrupt flag from any thread: a script instrumented in
+/// flag mode pauses at its next check.
+#[derive(Debug, Clone)]
+pub struct InterruptHandle(Arc<FlagCell>);
+
+impl InterruptHandle {
+    /// Asks the script to pause. Does nothing once the script is dropped.
+    pub fn interrupt(&self) {
+        let address = self.0.0.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(address) = *address {
+            // SAFETY: `address` is the 4-aligned flag word of the state
+            // memory of a live script: `Script` clears it (under the write
+            // lock) before its store is dropped, and the state memory never
+            // moves (see `Controls::flag_address`). The instance reads the
+            // word with plain loads; an aligned atomic store is seen whole.
+            let flag = unsafe { std::sync::atomic::AtomicU32::from_ptr(address as *mut u32) };
+            flag.store(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+/// One running, pausable, persistable script.
+pub struct Script {
+    pub(crate) module: Arc<ScriptModule>,
+    pub(crate) store: Store<Host>,
+    pub(crate) controls: Controls,
+    pub(crate) entries: Vec<Func>,
+    pub(crate) status: Status,
+    pub(crate) meta: Metadata,
+    pub(crate) accounting: Accounting,
+    flag: Arc<FlagCell>,
+}
+
+impl std::fmt::Debug for Script {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Script")
+            .field("id", &self.meta.script_id)
+            .field("status", &self.status)
+            .field("fuel_used", &self.accounting.fuel_used)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Script {
+    fn drop(&mut self) {
+        *self.flag.0.write().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
+impl Script {
+    /// Instantiates `module` as a new script. Nothing runs before the first
+    /// [`Script::run`] (the module's `start` function is deferred to it).
+    pub fn spawn(
+        runtime: &Runtime,
+        module: &Arc<ScriptModule>,
+        options: ScriptOptions,
+        stdio: Stdio,
+    ) -> Result<Script> {
+        if options.deterministic.is_some() && !module.info().config.counts_fuel() {
+            return Err(Error::State(
+                "deterministic mode needs a module instrumented to count fuel".into(),
+            ));
+        }
+        let state = HostState {
+            args: options.args,
+            env: options.env,
+            deterministic: options.deterministic.map(|seed| Deterministic {
+                seed,
+                rng_word_pos: 0,
+                slept: 0,
+            }),
+            monotonic: 0,
+            pending: None,
+            entry_name: options.entry,
+            entry: 0,
+            in_call: false,
+            closed: [false; 3],
+            stdout_bytes: 0,
+            stderr_bytes: 0,
+        };
+        let meta = Metadata {
+            script_id: options.id,
+            owner: options.owner,
+            limits: options.limits,
+        };
+        Script::instantiate(runtime, module, state, meta, Accounting::default(), stdio)
+    }
+
+    pub(crate) fn instantiate(
+        runtime: &Runtime,
+        module: &Arc<ScriptModule>,
+        state: HostState,
+        meta: Metadata,
+        accounting: Accounting,
+        stdio: Stdio,
+    ) -> Result<Script> {
+        let entry = state.entry_name.clone();
+        let mut store = Store::new(runtime.engine(), Host::new(state, stdio, meta.limits));
+        store.limiter(|host| &mut host.limiter);
+        let instance = module
+            .instance_pre()
+            .instantiate(&mut store)
+            .map_err(|e| Error::Module(format!("cannot instantiate the module: {e:#}")))?;
+        let controls = Controls::new(&mut store, &instance, module.info())
+            .map_err(|e| Error::Module(format!("{e:#}")))?;
+        let entries = entries(&mut store, &instance, module, &entry)?;
+        let memory = instance.get_memory(&mut store, "memory");
+        let host = store.data_mut();
+        host.memory = memory;
+        host.control_state = Some(controls.state);
+        host.fuel = controls.fuel;
+        let flag = Arc::new(FlagCell(RwLock::new(Some(
+            controls.flag_address(&store) as usize
+        ))));
+        Ok(Script {
+            module: module.clone(),
+            store,
+            controls,
+            entries,
+            status: Status::Created,
+            meta,
+            accounting,
+            flag,
+        })
+    }
+
+    /// Where the script is in its life.
+    pub fn status(&self) -> &Status {
+        &self.status
+    }
+
+    /// The module the script is an instance of.
+    pub fn module(&self) -> &Arc<ScriptModule> {
+        &self.module
+    }
+
+    /// The script's id, owner and limits.
+    pub fn metadata(&self) -> &Metadata {
+        &self.meta
+    }
+
+    /// Fuel used and time spent so far.
+    pub fn accounting(&self) -> Accounting {
+        self.accounting
+    }
+
+    /// Bytes of linear memory the script has, its state memory included.
+    pub fn memory_bytes(&self) -> u64 {
+        self.store.data().limiter.memory_bytes
+    }
+
+    /// A handle that pauses the script from another thread.
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        InterruptHandle(self.flag.clone())
+    }
+
+    /// How long a parked script has left to wait: zero when its wake-up
+    /// time has come, or in deterministic mode (where sleeping takes no
+    /// real time); `None` if it is not parked.
+    pub fn park_remaining(&self) -> Option<Duration> {
+        let Status::Parked(Wake::At(at)) = self.status else {
+            return None;
+        };
+        let host = self.store.data();
+        if host.state.deterministic.is_some() {
+            return Some(Duration::ZERO);
+        }
+        let now = Duration::from_nanos(host.monotonic(self.accounting.fuel_used));
+        Some(at.saturating_sub(now))
+    }
+
+    /// Kills the script: it never runs again. Its memory is freed when the
+    /// `Script` is dropped.
+    pub fn kill(&mut self) {
+        self.status = Status::Killed;
+    }
+
+    /// Takes the script's standard streams, leaving it with discarded
+    /// output (to hand them to the script restored from its snapshot).
+    pub fn take_stdio(&mut self) -> Stdio {
+        self.flush();
+        std::mem::replace(&mut self.store.data_mut().stdio, Stdio::null())
+    }
+
+    /// Flushes the script's output streams.
+    pub fn flush(&mut self) {
+        let stdio = &mut self.store.data_mut().stdio;
+        let _ = stdio.stdout.flush();
+        let _ = stdio.stderr.flush();
+    }
+
+    /// Runs the script until the budget is spent, it pauses or parks by
+    /// itself, or it ends, and returns its new status.
+    pub fn run(&mut self, budget: Budget) -> Result<&Status> {
+        if !self.status.is_runnable() {
+            return Err(Error::State(format!(
+                "the script cannot run: it is {}",
+                describe_status(&self.status)
+            )));
+        }
+        let counts_fuel = self.controls.fuel.is_some();
+        let mut remaining = match budget {
+            Budget::Unlimited => None,
+            Budget::Fuel(_) if !counts_fuel => {
+                return Err(Error::State(
+                    "a fuel budget needs a module instrumented to count fuel".into(),
+                ));
+            }
+            Budget::Fuel(fuel) => Some(fuel),
+        };
+        if let Some(limit) = self.meta.limits.fuel {
+            let left = limit.saturating_sub(self.accounting.fuel_used);
+            if left == 0 {
+                self.status = Status::Trapped(Trap {
+                    message: format!("the script used up its fuel limit of {limit}"),
+                    backtrace: Vec::new(),
+                });
+                return Ok(&self.status);
+            }
+            remaining = Some(remaining.map_or(left, |r| r.min(left)));
+        }
+        self.status = Status::Running;
+        let started = Instant::now();
+        let status = loop {
+            let entry = self.store.data().state.entry as usize;
+            let Some(func) = self.entries.get(entry).copied() else {
+                break Status::Exited(0);
+            };
+            let fuel = remaining.map_or(i64::MAX, |r| r.min(i64::MAX as u64) as i64);
+            if counts_fuel {
+                self.controls
+                    .set_fuel(&mut self.store, fuel)
+                    .map_err(|e| Error::engine("cannot set fuel", e))?;
+                let host = self.store.data_mut();
+                host.fuel_base = self.accounting.fuel_used;
+                host.slice_fuel = fuel;
+            }
+            let in_call = std::mem::replace(&mut self.store.data_mut().state.in_call, true);
+            let step = if in_call {
+                self.controls.resume(&mut self.store, &func, &mut [])
+            } else {
+                self.controls.call(&mut self.store, &func, &[], &mut [])
+            };
+            if let Some(left) = self.controls.fuel(&mut self.store) {
+                let used = fuel.saturating_sub(left).max(0) as u64;
+                self.accounting.fuel_used = self.accounting.fuel_used.saturating_add(used);
+                remaining = remaining.map(|r| r.saturating_sub(used));
+            }
+            match step {
+                Err(e) => {
+                    self.store.data_mut().state.in_call = false;
+                    break match e.downcast_ref::<crate::wasi::Exit>() {
+                        Some(exit) => Status::Exited(exit.0),
+                        None => Status::Trapped(self.trap(e)),
+                    };
+                }
+                Ok(Step::Finished) => {
+                    let host = &mut self.store.data_mut().state;
+                    host.in_call = false;
+                    host.entry += 1;
+                    if remaining == Some(0) {
+                        break if host.entry as usize == self.entries.len() {
+                            Status::Exited(0)
+                        } else {
+                            Status::Paused
+                        };
+                    }
+                }
+                Ok(Step::Unwound) => {
+                    self.controls.set_flag(&mut self.store, false);
+                    break match self.store.data().state.pending {
+                        Some(Pending::Sleep { deadline, .. }) => {
+                            Status::Parked(Wake::At(Duration::from_nanos(deadline)))
+                        }
+                        Some(Pending::Yield) | None => Status::Paused,
+                    };
+                }
+            }
+        };
+        self.accounting.cpu_nanos = self
+            .accounting
+            .cpu_nanos
+            .saturating_add(started.elapsed().as_nanos() as u64);
+        if !status.is_runnable() {
+            self.flush();
+        }
+        self.status = status;
+        Ok(&self.status)
+    }
+
+    fn trap(&self, error: wasmtime::Error) -> Trap {
+        let message = match error.downcast_ref::<wasmtime::Trap>() {
+            Some(trap) => trap.to_string(),
+            None => format!("{error:#}"),
+        };
+        let backtrace = error
+            .downcast_ref::<wasmtime::WasmBacktrace>()
+            .map(|bt| {
+                bt.frames()
+                    .iter()
+                    .map(|frame| BacktraceFrame {
+                        function: frame.func_index(),
+                        name: frame
+                            .func_name()
+                            .map(str::to_string)
+                            .or_else(|| self.module.function_name(frame.func_index()).map(str::to_string)),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Trap { message, backtrace }
+    }
+}
+
+fn describe_status(status: &Status) -> String {
+    match status {
+        Status::Created => "created".into(),
+        Status::Running => "running".into(),
+        Status::Paused => "paused".into(),
+        Status::Parked(_) => "parked".into(),
+        Status::Exited(code) => format!("exited with status {code}"),
+        Status::Trapped(trap) => format!("trapped ({})", trap.message),
+        Status::Killed => "killed".into(),
+    }
+}
+
+/// The functions a script runs in order: the deferred `start` function, if
+/// any, then `entry` if the module exports it.
+fn entries(
+    store: &mut Store<Host>,
+    instance: &Instance,
+    module: &ScriptModule,
+    entry: &str,
+) -> Result<Vec<Func>> {
+    let mut out = Vec::new();
+    let mut names: Vec<&str> = Vec::new();
+    if module.info().has_start {
+        names.push(abi::START_EXPORT);
+    }
+    match instance.get_func(&mut *store, entry) {
+        Some(_) => names.push(entry),
+        None if module.info().has_start => {}
+        None => {
+            return Err(Error::Module(format!(
+                "the module exports no function `{entry}` and has no start function: there is nothing to run"
+            )));
+        }
+    }
+    for name in names {
+        let func = instance
+            .get_func(&mut *store, name)
+            .ok_or_else(|| Error::Module(format!("no function `{name}`")))?;
+        let ty = func.ty(&*store);
+        if ty.params().len() != 0 || ty.results().len() != 0 {
+            return Err(Error::Module(format!(
+                "the entry point `{name}` has type {ty}; it must take and return nothing"
+            )));
+        }
+        out.push(func);
+    }
+    Ok(out)
+}
