@@ -95,6 +95,7 @@ pub struct Snapshot {
     /// One bit per dropped data segment, then per dropped element segment.
     pub dropped_segments: Vec<u64>,
     /// The state memory up to the top of its frame stack.
+    #[serde(with = "serde_bytes")]
     pub state_memory: Vec<u8>,
     /// The control state (normal, unwinding, rewinding).
     pub control_state: i32,
@@ -108,12 +109,14 @@ pub struct Snapshot {
     pub accounting: Accounting,
     /// The host's own state for the script (WASI state, timers, mailbox, a
     /// pending host call), encoded by the runtime that owns it.
+    #[serde(with = "serde_bytes")]
     pub host: Vec<u8>,
     /// Who the script is and what it may use.
     pub meta: Metadata,
     /// The original (uninstrumented) module, when the snapshot carries it
     /// so that it can be resumed on its own. Its SHA-256 must be
     /// [`ModuleId::hash`]; the runtime checks that before using it.
+    #[serde(with = "serde_bytes")]
     pub wasm: Option<Vec<u8>>,
 }
 
@@ -189,7 +192,27 @@ pub struct MemoryImage {
     pub pages: u64,
     /// Runs of consecutive pages that are not all zeros: first page, bytes
     /// (a whole number of pages). In increasing order, not overlapping.
+    #[serde(with = "byte_runs")]
     pub runs: Vec<(u64, Vec<u8>)>,
+}
+
+/// Serializes the runs of a [`MemoryImage`] with their bytes as byte
+/// strings (one copy), not as sequences of numbers (a call per byte).
+mod byte_runs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use serde_bytes::{ByteBuf, Bytes};
+
+    pub fn serialize<S: Serializer>(runs: &[(u64, Vec<u8>)], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(runs.iter().map(|(page, bytes)| (page, Bytes::new(bytes))))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(u64, Vec<u8>)>, D::Error> {
+        let runs: Vec<(u64, ByteBuf)> = Deserialize::deserialize(d)?;
+        Ok(runs
+            .into_iter()
+            .map(|(page, bytes)| (page, bytes.into_vec()))
+            .collect())
+    }
 }
 
 /// What a script has used so far.

@@ -1,28 +1,8 @@
-//! The `weft` binary: good input is instrumented, bad input gets a clear
+//! `weft instrument`: good input is instrumented, bad input gets a clear
 //! message and a non-zero exit, never a panic.
 
+use crate::util::{assert_clean_failure, weft, write};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn weft(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_weft"))
-        .args(args)
-        .output()
-        .expect("weft runs")
-}
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).expect("write input");
-    path.to_string_lossy().into_owned()
-}
-
-fn assert_clean_failure(out: &Output, needle: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
-    assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
-    assert!(!stderr.contains("panicked"), "panic: {stderr}");
-}
 
 #[test]
 fn instruments_text_and_binary() {

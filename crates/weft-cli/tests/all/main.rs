@@ -1,0 +1,6 @@
+//! The `weft` binary's integration tests.
+
+mod hostile;
+mod instrument;
+mod programs;
+mod util;
