@@ -60,6 +60,7 @@ mod module;
 mod script;
 mod snapshot;
 mod state;
+mod untouched;
 pub mod wasi;
 
 pub use controls::{Controls, Step};

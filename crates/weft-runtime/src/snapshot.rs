@@ -225,7 +225,17 @@ impl Script {
             .controls
             .memories
             .iter()
-            .map(|m| MemoryImage::from_bytes(m.data(&self.store)))
+            .enumerate()
+            .map(|(i, m)| {
+                let data = m.data(&self.store);
+                let initialized = module.initialized(i);
+                match crate::untouched::touched_pages(data) {
+                    Some(touched) => MemoryImage::from_pages(data, |p| {
+                        touched[p as usize] || initialized.maybe_nonzero(p)
+                    }),
+                    None => MemoryImage::from_bytes(data),
+                }
+            })
             .collect();
         let globals = state
             .globals

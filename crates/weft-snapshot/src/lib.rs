@@ -266,10 +266,17 @@ impl Default for DecodeLimits {
 impl MemoryImage {
     /// Captures `data` (a whole number of pages), skipping zero pages.
     pub fn from_bytes(data: &[u8]) -> MemoryImage {
+        MemoryImage::from_pages(data, |_| true)
+    }
+
+    /// Like [`MemoryImage::from_bytes`], for a memory whose pages are known
+    /// to be zero except where `maybe_nonzero(page)` says otherwise: only
+    /// those pages are read.
+    pub fn from_pages(data: &[u8], maybe_nonzero: impl Fn(u64) -> bool) -> MemoryImage {
         let pages = data.len().div_ceil(PAGE_SIZE);
         let mut runs: Vec<(u64, Vec<u8>)> = Vec::new();
         for (page, chunk) in data.chunks(PAGE_SIZE).enumerate() {
-            if is_zero(chunk) {
+            if !maybe_nonzero(page as u64) || is_zero(chunk) {
                 continue;
             }
             let page = page as u64;
