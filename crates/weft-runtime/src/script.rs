@@ -47,7 +47,8 @@ pub struct ScriptOptions {
     /// the runtime ([`crate::RuntimeConfig::canonical_nans`]). Needs a
     /// module that counts fuel.
     pub deterministic: Option<u64>,
-    /// What the script may use.
+    /// What the script may use. The fuel limit is enforced when the module
+    /// has fuel checks.
     pub limits: Limits,
     /// The script's id.
     pub id: String,
@@ -376,16 +377,17 @@ impl Script {
             )));
         }
         let counts_fuel = self.controls.fuel.is_some();
+        let checks_fuel = self.module.info().config.checks_fuel();
         let mut remaining = match budget {
             Budget::Unlimited => None,
-            Budget::Fuel(_) if !counts_fuel => {
+            Budget::Fuel(_) if !checks_fuel => {
                 return Err(Error::State(
-                    "a fuel budget needs a module instrumented to count fuel".into(),
+                    "a fuel budget needs a module instrumented with fuel checks".into(),
                 ));
             }
             Budget::Fuel(fuel) => Some(fuel),
         };
-        if let Some(limit) = self.meta.limits.fuel {
+        if let Some(limit) = self.meta.limits.fuel.filter(|_| checks_fuel) {
             let left = limit.saturating_sub(self.accounting.fuel_used);
             if left == 0 {
                 self.status = Status::Trapped(Trap {

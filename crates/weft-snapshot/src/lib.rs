@@ -39,7 +39,7 @@ pub const PAGE_SIZE: usize = 65536;
 const HEADER_SIZE: usize = 36;
 const FLAG_ZSTD: u32 = 1;
 /// zstd level: fast, and still shrinks typical heaps several times.
-const ZSTD_LEVEL: i32 = 3;
+const ZSTD_LEVEL: i32 = 1;
 
 /// Why bytes are not a usable snapshot.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
