@@ -10,6 +10,7 @@ use clap::Subcommand;
 mod instrument;
 mod programs;
 mod runner;
+mod snapshot;
 mod stats;
 mod table;
 
@@ -19,10 +20,16 @@ pub(crate) enum Bench {
     /// preempted, against the original module, Wasmtime's fuel and epoch
     /// interruption, and Binaryen's asyncify.
     Instrument(instrument::Args),
+    /// Snapshot size and encode / decode / restore time by memory size,
+    /// pause latency, the cost of a pause plus resume by call depth, and
+    /// instantiation, each against a baseline (memcpy and zstd, a native
+    /// thread, an unpreempted run, Wasmtime's own instantiation).
+    Snapshot(snapshot::Args),
 }
 
 pub(crate) fn run(which: Bench) -> Result<()> {
     match which {
         Bench::Instrument(args) => instrument::run(args),
+        Bench::Snapshot(args) => snapshot::run(args),
     }
 }
