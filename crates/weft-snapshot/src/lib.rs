@@ -653,7 +653,11 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Snapshot> {
         use std::io::Read;
         let decoder = zstd::stream::read::Decoder::new(stored)
             .map_err(|e| Error::Corrupt(format!("cannot decompress: {e}")))?;
-        let mut out = Vec::with_capacity(body_len.min(stored.len().saturating_mul(4)));
+        // Reserve what the header claims, up to a ratio that honest
+        // snapshots rarely exceed: a header cannot make this allocate much
+        // more than the file's size, and most bodies then decompress
+        // without reallocating.
+        let mut out = Vec::with_capacity(body_len.min(stored.len().saturating_mul(64)));
         decoder
             .take(h.body_len.saturating_add(1))
             .read_to_end(&mut out)
