@@ -390,10 +390,7 @@ impl Script {
         if let Some(limit) = self.meta.limits.fuel.filter(|_| checks_fuel) {
             let left = limit.saturating_sub(self.accounting.fuel_used);
             if left == 0 {
-                self.status = Status::Trapped(Trap {
-                    message: format!("the script used up its fuel limit of {limit}"),
-                    backtrace: Vec::new(),
-                });
+                self.status = Status::Trapped(fuel_limit_trap(limit));
                 return Ok(&self.status);
             }
             remaining = Some(remaining.map_or(left, |r| r.min(left)));
@@ -456,6 +453,14 @@ impl Script {
                 }
             }
         };
+        let status = match self.meta.limits.fuel.filter(|_| checks_fuel) {
+            // The slice stopped because the limit is spent: the script can
+            // never run again, so it ends now instead of pausing.
+            Some(limit) if status.is_runnable() && self.accounting.fuel_used >= limit => {
+                Status::Trapped(fuel_limit_trap(limit))
+            }
+            _ => status,
+        };
         self.accounting.cpu_nanos = self
             .accounting
             .cpu_nanos
@@ -488,6 +493,13 @@ impl Script {
             })
             .unwrap_or_default();
         Trap { message, backtrace }
+    }
+}
+
+fn fuel_limit_trap(limit: u64) -> Trap {
+    Trap {
+        message: format!("the script used up its fuel limit of {limit}"),
+        backtrace: Vec::new(),
     }
 }
 

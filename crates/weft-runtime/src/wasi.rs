@@ -355,11 +355,14 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>) -> Result<()> {
                         sink.write_all(bytes).map_err(|_| EIO)?;
                         total += u64::from(len);
                     }
-                    if fd == 1 {
-                        host.state.stdout_bytes += total;
+                    // The counters come from the host state, which a
+                    // snapshot may have set to anything.
+                    let counter = if fd == 1 {
+                        &mut host.state.stdout_bytes
                     } else {
-                        host.state.stderr_bytes += total;
-                    }
+                        &mut host.state.stderr_bytes
+                    };
+                    *counter = counter.saturating_add(total);
                     g.put_u32(written, total as u32)
                 })
             },
@@ -563,7 +566,13 @@ fn poll_oneoff(
                 return Ok(());
             }
             host.sleep_virtually(deadline.saturating_sub(now));
-            let userdata = g.u64(subscriptions + subscription * SUBSCRIPTION_SIZE as u32)?;
+            // `subscription` comes from the host state, which a snapshot
+            // may have tampered with: the offset must not overflow.
+            let at = subscription
+                .checked_mul(SUBSCRIPTION_SIZE as u32)
+                .and_then(|offset| subscriptions.checked_add(offset))
+                .ok_or(EFAULT)?;
+            let userdata = g.u64(at)?;
             put_event(g, events, 0, userdata, EVENTTYPE_CLOCK)?;
             return g.put_u32(nevents, 1);
         }
