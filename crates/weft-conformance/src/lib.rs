@@ -1,7 +1,8 @@
 //! Conformance tests for weft: the spec testsuite driven through the pass,
-//! differential fuzzing against the original modules, and C programs
-//! compared with native builds.
+//! differential fuzzing against the original modules, C programs compared
+//! with native builds, and fuzzing of snapshot decoding and restore.
 
 pub mod fuzz;
 pub mod programs;
+pub mod snapshot_fuzz;
 pub mod spec;

@@ -2,4 +2,5 @@
 
 mod c_programs;
 mod fuzz;
+mod snapshot_fuzz;
 mod spec;
