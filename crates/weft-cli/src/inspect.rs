@@ -62,7 +62,8 @@ pub fn run(path: &Path, json: bool) -> Result<()> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let not_usable = || format!("{} is not a usable snapshot", path.display());
     let header = weft_snapshot::header(&bytes).with_context(not_usable)?;
-    let snapshot = weft_snapshot::decode(&bytes, &DecodeLimits::default()).with_context(not_usable)?;
+    let snapshot =
+        weft_snapshot::decode(&bytes, &DecodeLimits::default()).with_context(not_usable)?;
     let host = weft_runtime::host_state(&snapshot).with_context(not_usable)?;
     let call_stack = match &snapshot.wasm {
         Some(wasm) => {
@@ -78,7 +79,12 @@ pub fn run(path: &Path, json: bool) -> Result<()> {
                 .info;
             let frames = weft_runtime::saved_frames(&snapshot.state_memory, &info)
                 .with_context(not_usable)?;
-            Some(frames.into_iter().map(FrameReport::from).collect::<Vec<_>>())
+            Some(
+                frames
+                    .into_iter()
+                    .map(FrameReport::from)
+                    .collect::<Vec<_>>(),
+            )
         }
         None => None,
     };
@@ -114,7 +120,11 @@ pub fn run(path: &Path, json: bool) -> Result<()> {
             .map(|m| MemoryReport {
                 pages: m.pages,
                 bytes: m.byte_len(),
-                stored_pages: m.runs.iter().map(|(_, b)| (b.len() / weft_snapshot::PAGE_SIZE) as u64).sum(),
+                stored_pages: m
+                    .runs
+                    .iter()
+                    .map(|(_, b)| (b.len() / weft_snapshot::PAGE_SIZE) as u64)
+                    .sum(),
             })
             .collect(),
         mutable_globals: snapshot.globals.len(),
@@ -141,7 +151,10 @@ fn print_report(path: &Path, r: &Report) {
         if r.compressed { "zstd, " } else { "" },
         r.body_bytes
     );
-    println!("module        sha256:{} ({})", r.module_hash, r.instrumentation);
+    println!(
+        "module        sha256:{} ({})",
+        r.module_hash, r.instrumentation
+    );
     match r.carries_module {
         Some(n) => println!("              carried in the snapshot ({n} bytes)"),
         None => println!("              not carried in the snapshot"),
@@ -168,7 +181,10 @@ fn print_report(path: &Path, r: &Report) {
         println!("table {i}       {n} elements");
     }
     println!("state memory  {} bytes", r.state_memory_bytes);
-    println!("output        {} bytes to stdout, {} to stderr", r.stdout_bytes, r.stderr_bytes);
+    println!(
+        "output        {} bytes to stdout, {} to stderr",
+        r.stdout_bytes, r.stderr_bytes
+    );
     match &r.call_stack {
         None => println!("call stack    unknown (the snapshot does not carry its module)"),
         Some(frames) if frames.is_empty() => println!("call stack    empty"),

@@ -79,12 +79,18 @@ pub struct Captured {
 impl Captured {
     /// Everything written to standard output so far.
     pub fn stdout(&self) -> Vec<u8> {
-        self.stdout.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.stdout
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Everything written to standard error so far.
     pub fn stderr(&self) -> Vec<u8> {
-        self.stderr.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.stderr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// A writer appending to the captured standard output.
@@ -210,10 +216,10 @@ impl ResourceLimiter for Limiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(!self
+        Ok(self
             .limits
             .table_elements
-            .is_some_and(|limit| desired as u64 > limit))
+            .is_none_or(|limit| desired as u64 <= limit))
     }
 }
 

@@ -55,7 +55,11 @@ fn initialized_pages(original: &[u8], memories: u32) -> Vec<Initialized> {
             let Ok(data) = data else {
                 return vec![Initialized::Any; memories as usize];
             };
-            let wasmparser::DataKind::Active { memory_index, offset_expr } = data.kind else {
+            let wasmparser::DataKind::Active {
+                memory_index,
+                offset_expr,
+            } = data.kind
+            else {
                 continue;
             };
             let Some(slot) = out.get_mut(memory_index as usize) else {
@@ -103,7 +107,11 @@ fn value_type(ty: &ValType) -> Result<ValueType> {
         ValType::V128 => ValueType::V128,
         ValType::Ref(r) if r.heap_type().is_func() => ValueType::FuncRef,
         ValType::Ref(r) if r.heap_type().is_extern() => ValueType::ExternRef,
-        other => return Err(Error::Module(format!("globals of type {other} are not supported"))),
+        other => {
+            return Err(Error::Module(format!(
+                "globals of type {other} are not supported"
+            )));
+        }
     })
 }
 
@@ -231,14 +239,22 @@ fn shape(id: &ModuleId, info: &ModuleInfo, module: &Module) -> Result<Shape> {
     for m in 0..info.memories {
         match export(&abi::memory_export(m))? {
             ExternType::Memory(ty) => memories.push((ty.minimum(), ty.maximum())),
-            _ => return Err(Error::Module(format!("export of memory {m} is not a memory"))),
+            _ => {
+                return Err(Error::Module(format!(
+                    "export of memory {m} is not a memory"
+                )));
+            }
         }
     }
     let mut globals = Vec::new();
     for &g in &info.mutable_globals {
         match export(&abi::global_export(g))? {
             ExternType::Global(ty) => globals.push((g, value_type(ty.content())?)),
-            _ => return Err(Error::Module(format!("export of global {g} is not a global"))),
+            _ => {
+                return Err(Error::Module(format!(
+                    "export of global {g} is not a global"
+                )));
+            }
         }
     }
     let mut tables = Vec::new();

@@ -484,10 +484,11 @@ impl Script {
                     .iter()
                     .map(|frame| BacktraceFrame {
                         function: frame.func_index(),
-                        name: frame
-                            .func_name()
-                            .map(str::to_string)
-                            .or_else(|| self.module.function_name(frame.func_index()).map(str::to_string)),
+                        name: frame.func_name().map(str::to_string).or_else(|| {
+                            self.module
+                                .function_name(frame.func_index())
+                                .map(str::to_string)
+                        }),
                     })
                     .collect()
             })

@@ -134,7 +134,10 @@ impl Runtime {
                 "the module it carries is not the module it was taken from (hash mismatch)".into(),
             ));
         }
-        self.load_with(wasm, &parse_instrumentation(&snapshot.module.instrumentation)?)
+        self.load_with(
+            wasm,
+            &parse_instrumentation(&snapshot.module.instrumentation)?,
+        )
     }
 }
 
@@ -321,14 +324,8 @@ impl Script {
         meta.limits = limits;
         let in_call = host.in_call;
         let pending = host.pending;
-        let mut script = Script::instantiate(
-            runtime,
-            module,
-            host,
-            meta,
-            snapshot.accounting,
-            stdio,
-        )?;
+        let mut script =
+            Script::instantiate(runtime, module, host, meta, snapshot.accounting, stdio)?;
         let entry = script.store.data().state.entry as usize;
         if entry > script.entries.len() || (in_call && entry == script.entries.len()) {
             return Err(corrupt(format!(
@@ -349,7 +346,11 @@ impl Script {
                 .iter()
                 .map(|t| ref_values(module, t))
                 .collect::<Result<_>>()?,
-            dropped: snapshot.dropped_segments.iter().map(|w| *w as i64).collect(),
+            dropped: snapshot
+                .dropped_segments
+                .iter()
+                .map(|w| *w as i64)
+                .collect(),
             state_memory: snapshot.state_memory.clone(),
             control_state: snapshot.control_state,
             fuel: snapshot.fuel,

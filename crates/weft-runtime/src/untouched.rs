@@ -49,7 +49,7 @@ mod linux {
         }
         let host_page = 4096usize;
         let start = memory.as_ptr() as usize;
-        if start % host_page != 0 || PAGE_SIZE % host_page != 0 {
+        if !start.is_multiple_of(host_page) || !PAGE_SIZE.is_multiple_of(host_page) {
             return None;
         }
         let per_page = PAGE_SIZE / host_page;

@@ -82,8 +82,13 @@ pub fn provides(module: &str, name: &str) -> bool {
 pub(crate) struct Exit(pub i32);
 
 /// Defines a preview1 function weft does not implement, answering `ENOSYS`.
-pub(crate) fn define_unsupported(linker: &mut Linker<Host>, name: &str, ty: FuncType) -> Result<()> {
-    let returns_errno = ty.results().len() == 1 && matches!(ty.results().next(), Some(ValType::I32));
+pub(crate) fn define_unsupported(
+    linker: &mut Linker<Host>,
+    name: &str,
+    ty: FuncType,
+) -> Result<()> {
+    let returns_errno =
+        ty.results().len() == 1 && matches!(ty.results().next(), Some(ValType::I32));
     if !returns_errno {
         return Err(Error::UnknownImport {
             module: MODULE.into(),
@@ -248,40 +253,21 @@ fn is_open(host: &Host, fd: i32) -> bool {
     (0..3).contains(&fd) && !host.state.closed[fd as usize]
 }
 
-/// Adds the WASI functions to `linker`.
-pub(crate) fn add_to_linker(linker: &mut Linker<Host>) -> Result<()> {
+/// Adds `{prefix}_sizes_get` and `{prefix}_get`, which hand the guest the
+/// strings `strings` returns as a list of NUL-terminated strings.
+fn add_string_list(
+    linker: &mut Linker<Host>,
+    prefix: &str,
+    strings: fn(&Host) -> Vec<String>,
+) -> Result<()> {
     let define = |e: wasmtime::Error| Error::engine("cannot define the WASI functions", e);
     linker
         .func_wrap(
             MODULE,
-            "args_sizes_get",
-            |mut caller: Caller<'_, Host>, argc: u32, size: u32| -> i32 {
+            &format!("{prefix}_sizes_get"),
+            move |mut caller: Caller<'_, Host>, count: u32, size: u32| -> i32 {
                 with_memory(&mut caller, |g, host| {
-                    let (n, bytes) = strings_sizes(&host.state.args);
-                    g.put_u32(argc, n)?;
-                    g.put_u32(size, bytes)
-                })
-            },
-        )
-        .map_err(define)?;
-    linker
-        .func_wrap(
-            MODULE,
-            "args_get",
-            |mut caller: Caller<'_, Host>, argv: u32, buf: u32| -> i32 {
-                with_memory(&mut caller, |g, host| {
-                    put_strings(g, argv, buf, &host.state.args)
-                })
-            },
-        )
-        .map_err(define)?;
-    linker
-        .func_wrap(
-            MODULE,
-            "environ_sizes_get",
-            |mut caller: Caller<'_, Host>, count: u32, size: u32| -> i32 {
-                with_memory(&mut caller, |g, host| {
-                    let (n, bytes) = strings_sizes(&env_strings(host));
+                    let (n, bytes) = strings_sizes(&strings(host));
                     g.put_u32(count, n)?;
                     g.put_u32(size, bytes)
                 })
@@ -291,14 +277,22 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>) -> Result<()> {
     linker
         .func_wrap(
             MODULE,
-            "environ_get",
-            |mut caller: Caller<'_, Host>, environ: u32, buf: u32| -> i32 {
+            &format!("{prefix}_get"),
+            move |mut caller: Caller<'_, Host>, list: u32, buf: u32| -> i32 {
                 with_memory(&mut caller, |g, host| {
-                    put_strings(g, environ, buf, &env_strings(host))
+                    put_strings(g, list, buf, &strings(host))
                 })
             },
         )
         .map_err(define)?;
+    Ok(())
+}
+
+/// Adds the WASI functions to `linker`.
+pub(crate) fn add_to_linker(linker: &mut Linker<Host>) -> Result<()> {
+    let define = |e: wasmtime::Error| Error::engine("cannot define the WASI functions", e);
+    add_string_list(linker, "args", |host| host.state.args.clone())?;
+    add_string_list(linker, "environ", env_strings)?;
     linker
         .func_wrap(
             MODULE,
@@ -400,7 +394,11 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>) -> Result<()> {
                         return Err(EBADF);
                     }
                     let rights = RIGHT_POLL_FD_READWRITE
-                        | if fd == 0 { RIGHT_FD_READ } else { RIGHT_FD_WRITE };
+                        | if fd == 0 {
+                            RIGHT_FD_READ
+                        } else {
+                            RIGHT_FD_WRITE
+                        };
                     let mut stat = [0u8; 24];
                     stat[0] = FILETYPE_CHARACTER_DEVICE;
                     stat[8..16].copy_from_slice(&rights.to_le_bytes());
@@ -527,7 +525,13 @@ fn read_subscriptions(
     Ok(out)
 }
 
-fn put_event(g: &mut Guest<'_>, out: u32, index: u32, userdata: u64, kind: u8) -> Result<(), Errno> {
+fn put_event(
+    g: &mut Guest<'_>,
+    out: u32,
+    index: u32,
+    userdata: u64,
+    kind: u8,
+) -> Result<(), Errno> {
     let mut event = [0u8; EVENT_SIZE as usize];
     event[0..8].copy_from_slice(&userdata.to_le_bytes());
     event[10] = kind;
@@ -588,7 +592,9 @@ fn poll_oneoff(
             .iter()
             .enumerate()
             .filter_map(|(i, s)| match s {
-                Subscription::Clock { deadline, userdata } => Some((*deadline, i as u32, *userdata)),
+                Subscription::Clock { deadline, userdata } => {
+                    Some((*deadline, i as u32, *userdata))
+                }
                 Subscription::Fd { .. } => None,
             })
             .min();

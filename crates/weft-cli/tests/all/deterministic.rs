@@ -40,7 +40,9 @@ fn stopped_and_resumed_runs_print_what_a_straight_run_prints() {
     let source = dir.path().join("clocks.c");
     std::fs::write(&source, PROGRAM).expect("write source");
     let toolchain = Toolchain::new(dir.path().join("build"));
-    let wasm = toolchain.compile(&source, Target::Wasm).expect("clang build");
+    let wasm = toolchain
+        .compile(&source, Target::Wasm)
+        .expect("clang build");
     let wasm = wasm.to_str().expect("utf-8");
 
     let straight = weft(&["run", "--deterministic", "--seed", "7", wasm]);
@@ -54,9 +56,15 @@ fn stopped_and_resumed_runs_print_what_a_straight_run_prints() {
     assert!(line(11).contains("mono=0.50"), "{text}");
 
     let again = weft(&["run", "--deterministic", "--seed", "7", wasm]);
-    assert_eq!(again.stdout, straight.stdout, "a second straight run differs");
+    assert_eq!(
+        again.stdout, straight.stdout,
+        "a second straight run differs"
+    );
     let other_seed = weft(&["run", "--deterministic", "--seed", "8", wasm]);
-    assert_ne!(other_seed.stdout, straight.stdout, "the seed changes nothing");
+    assert_ne!(
+        other_seed.stdout, straight.stdout,
+        "the seed changes nothing"
+    );
 
     let mut stdout = Vec::new();
     let mut previous: Option<String> = None;
@@ -67,12 +75,33 @@ fn stopped_and_resumed_runs_print_what_a_straight_run_prints() {
         let step = (150_000 + i * 5_000).to_string();
         let out = match &previous {
             None => weft(&[
-                "run", "--deterministic", "--seed", "7", "--stop-after", &step, "--save", &snapshot, wasm,
+                "run",
+                "--deterministic",
+                "--seed",
+                "7",
+                "--stop-after",
+                &step,
+                "--save",
+                &snapshot,
+                wasm,
             ]),
-            Some(p) => weft(&["resume", "--slice", "3001", "--stop-after", &step, "--save", &snapshot, p]),
+            Some(p) => weft(&[
+                "resume",
+                "--slice",
+                "3001",
+                "--stop-after",
+                &step,
+                "--save",
+                &snapshot,
+                p,
+            ]),
         };
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        assert!(stderr(&out).contains("saved to"), "step {i} did not stop: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("saved to"),
+            "step {i} did not stop: {}",
+            stderr(&out)
+        );
         stdout.extend(out.stdout);
         previous = Some(snapshot);
     }

@@ -68,7 +68,10 @@ fn memory_bomb_stops_at_the_limit() {
     let out = weft(&["run", &bomb]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let ceiling = 1 + 16 * ((65536 - 1) / 16);
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), ceiling.to_string());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        ceiling.to_string()
+    );
 }
 
 #[test]
@@ -80,7 +83,10 @@ fn unbounded_recursion_traps_cleanly() {
     assert_eq!(out.status.code(), Some(134), "{err}");
     assert!(err.contains("call stack exhausted"), "{err}");
     assert!(err.contains("wasm backtrace"), "{err}");
-    assert!(err.contains("dive"), "the backtrace names the function: {err}");
+    assert!(
+        err.contains("dive"),
+        "the backtrace names the function: {err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 }
 
@@ -201,7 +207,10 @@ fn snapshots_of_another_module_are_refused() {
     decoded.wasm = Some(wat::parse_str(RECURSION).expect("wat"));
     let swapped = weft_snapshot::encode(&decoded).expect("encodes");
     let swapped = write(dir.path(), "swapped.snap", &swapped);
-    assert_clean_failure(&weft(&["resume", &swapped]), "not the module it was taken from");
+    assert_clean_failure(
+        &weft(&["resume", &swapped]),
+        "not the module it was taken from",
+    );
 
     // The module and hash both swapped: the state does not fit the module
     // (it has no memory, the other module has one).

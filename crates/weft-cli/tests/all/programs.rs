@@ -112,7 +112,10 @@ fn check(name: &str) {
     let straight = weft_with_stats(&with_args(&["run", &wasm], &args));
     same("weft run", &straight.stdout, straight.status);
     let total = straight.stats["total_fuel"].as_u64().expect("total fuel");
-    assert!(total > 10 * CHAIN_STOPS as u64, "{name} used only {total} fuel");
+    assert!(
+        total > 10 * CHAIN_STOPS as u64,
+        "{name} used only {total} fuel"
+    );
 
     let dir = tempfile::tempdir().expect("tempdir");
 
@@ -138,7 +141,10 @@ fn check(name: &str) {
         let roundtrips = first.stats["roundtrips"].as_u64().expect("round trips");
         // A slice ends at the first check after its fuel is spent, and a
         // check may charge for a long stretch of code: slices run over.
-        assert!(roundtrips >= ROUNDTRIP_FUEL / 1000 / 5, "{name}: {roundtrips} round trips");
+        assert!(
+            roundtrips >= ROUNDTRIP_FUEL / 1000 / 5,
+            "{name}: {roundtrips} round trips"
+        );
         let rest = weft_with_stats(&["resume", "--slice", "1000", path(&saved)]);
         stdout.extend(rest.stdout);
         rest.status
@@ -197,7 +203,11 @@ fn check(name: &str) {
         (None, None) => unreachable!("the chain has stops"),
     };
     assert!(stops >= 20, "{name}: only {stops} stops before the end");
-    same(&format!("a chain of {} processes", stops + 1), &stdout, status);
+    same(
+        &format!("a chain of {} processes", stops + 1),
+        &stdout,
+        status,
+    );
 }
 
 #[test]
