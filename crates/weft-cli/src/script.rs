@@ -23,8 +23,9 @@ pub struct Drive {
     /// Preempt the script every FUEL units of fuel (and resume it at once).
     #[arg(long, value_name = "FUEL", value_parser = clap::value_parser!(u64).range(1..))]
     slice: Option<u64>,
-    /// At every slice boundary, encode a full snapshot and continue in a
-    /// fresh instance restored from it.
+    /// At every slice boundary, encode a full snapshot (uncompressed, as it
+    /// is decoded again at once), decode it, and continue in a fresh
+    /// instance restored from it.
     #[arg(long)]
     roundtrip: bool,
     /// Pause once FUEL units of fuel have run in this process, save the
@@ -322,7 +323,8 @@ fn drive_script(
 
 /// Encodes the script, decodes it and restores it into a fresh instance.
 fn roundtrip(runtime: &Runtime, module: &Arc<ScriptModule>, mut script: Script) -> Result<Script> {
-    let bytes = weft_snapshot::encode(&script.snapshot()?)?;
+    // Decoded again at once: compressing would only cost time.
+    let bytes = weft_snapshot::encode_with(&script.snapshot()?, weft_snapshot::Compression::None)?;
     let stdio = script.take_stdio();
     drop(script);
     let snapshot = weft_snapshot::decode(&bytes, &DecodeLimits::default())?;

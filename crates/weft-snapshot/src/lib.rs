@@ -550,20 +550,44 @@ impl Snapshot {
     }
 }
 
-/// Encodes a snapshot.
+/// Encodes a snapshot, compressed.
 pub fn encode(snapshot: &Snapshot) -> Result<Vec<u8>> {
+    encode_with(snapshot, Compression::Zstd)
+}
+
+/// Whether [`encode_with`] compresses the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// zstd: for snapshots that are stored or sent.
+    Zstd,
+    /// None: for snapshots that are decoded again at once in the same
+    /// process, where compressing would cost more than it saves.
+    None,
+}
+
+/// Encodes a snapshot, compressed or not; [`decode`] reads both.
+pub fn encode_with(snapshot: &Snapshot, compression: Compression) -> Result<Vec<u8>> {
     let body = postcard::to_allocvec(snapshot)
         .map_err(|e| Error::Corrupt(format!("cannot encode: {e}")))?;
-    let stored = zstd::bulk::compress(&body, ZSTD_LEVEL)
-        .map_err(|e| Error::Corrupt(format!("cannot compress: {e}")))?;
+    let (flags, compressed) = match compression {
+        Compression::Zstd => (
+            FLAG_ZSTD,
+            Some(
+                zstd::bulk::compress(&body, ZSTD_LEVEL)
+                    .map_err(|e| Error::Corrupt(format!("cannot compress: {e}")))?,
+            ),
+        ),
+        Compression::None => (0, None),
+    };
+    let stored = compressed.as_deref().unwrap_or(&body);
     let mut out = Vec::with_capacity(HEADER_SIZE + stored.len());
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&FLAG_ZSTD.to_le_bytes());
+    out.extend_from_slice(&flags.to_le_bytes());
     out.extend_from_slice(&(body.len() as u64).to_le_bytes());
     out.extend_from_slice(&(stored.len() as u64).to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(&stored).to_le_bytes());
-    out.extend_from_slice(&stored);
+    out.extend_from_slice(&crc32fast::hash(stored).to_le_bytes());
+    out.extend_from_slice(stored);
     Ok(out)
 }
 

@@ -83,6 +83,30 @@ fn round_trip_is_exact() {
 }
 
 #[test]
+fn uncompressed_bodies_decode_the_same() {
+    let s = sample();
+    let plain = encode_with(&s, Compression::None).expect("encodes");
+    let packed = encode(&s).expect("encodes");
+    assert!(!header(&plain).expect("header").compressed);
+    assert!(header(&packed).expect("header").compressed);
+    assert_eq!(
+        decode(&plain, &DecodeLimits::default()).expect("decodes"),
+        s
+    );
+    assert_eq!(
+        decode(&packed, &DecodeLimits::default()).expect("decodes"),
+        s
+    );
+    let mut damaged = plain.clone();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 1;
+    assert!(matches!(
+        decode(&damaged, &DecodeLimits::default()),
+        Err(Error::Checksum { .. })
+    ));
+}
+
+#[test]
 fn zero_pages_are_skipped_and_restored() {
     let s = sample();
     let image = &s.memories[0];
