@@ -66,13 +66,8 @@ pub fn run(path: &Path, json: bool) -> Result<()> {
         weft_snapshot::decode(&bytes, &DecodeLimits::default()).with_context(not_usable)?;
     let host = weft_runtime::host_state(&snapshot).with_context(not_usable)?;
     let call_stack = match &snapshot.wasm {
-        Some(wasm) => {
-            if weft_runtime::module_hash(wasm) != snapshot.module.hash {
-                anyhow::bail!(
-                    "{}: the module it carries is not the one it was taken from",
-                    path.display()
-                );
-            }
+        Some(_) => {
+            let wasm = weft_runtime::carried_module(&snapshot).with_context(not_usable)?;
             let config = weft_runtime::parse_instrumentation(&snapshot.module.instrumentation)?;
             let info = weft_instrument::instrument(wasm, &config)
                 .context("cannot instrument the module the snapshot carries")?

@@ -78,5 +78,5 @@ pub use module::ScriptModule;
 pub use script::{
     BacktraceFrame, Budget, InterruptHandle, Script, ScriptOptions, Status, Trap, WASI_ENTRY, Wake,
 };
-pub use snapshot::{SavedFrame, host_state, saved_frames};
+pub use snapshot::{SavedFrame, carried_module, host_state, saved_frames};
 pub use state::{FunctionsTable, InstanceState, RefDecoder, RefEncoder, RefValue, StateValue};

@@ -124,21 +124,28 @@ impl Runtime {
     /// instrumentation it was taken with, after checking that the bytes
     /// are the module the snapshot names.
     pub fn load_snapshot_module(&self, snapshot: &Snapshot) -> Result<Arc<ScriptModule>> {
-        let Some(wasm) = &snapshot.wasm else {
-            return Err(Error::State(
-                "the snapshot does not carry its module; give the module explicitly".into(),
-            ));
-        };
-        if module_hash(wasm) != snapshot.module.hash {
-            return Err(corrupt(
-                "the module it carries is not the module it was taken from (hash mismatch)".into(),
-            ));
-        }
+        let wasm = carried_module(snapshot)?;
         self.load_with(
             wasm,
             &parse_instrumentation(&snapshot.module.instrumentation)?,
         )
     }
+}
+
+/// The original module a snapshot carries ([`Snapshot::wasm`]), checked to
+/// be the module the snapshot names.
+pub fn carried_module(snapshot: &Snapshot) -> Result<&[u8]> {
+    let Some(wasm) = &snapshot.wasm else {
+        return Err(Error::State(
+            "the snapshot does not carry its module; give the module explicitly".into(),
+        ));
+    };
+    if module_hash(wasm) != snapshot.module.hash {
+        return Err(corrupt(
+            "the module it carries is not the module it was taken from (hash mismatch)".into(),
+        ));
+    }
+    Ok(wasm)
 }
 
 fn to_ref(module: &ScriptModule, r: RefValue) -> Result<Ref> {
