@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PI_DIGITS 600
-#define FACTORIAL_OF 450
-#define FIBONACCI_INDEX 2500
-#define PRIME_CANDIDATES 600
+#define PI_DIGITS 200
+#define FACTORIAL_OF 200
+#define FIBONACCI_INDEX 1000
+#define PRIME_CANDIDATES 150
 #define LIMB_BASE 1000000000u
 
 typedef unsigned __int128 u128;

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RECORD_COUNT 6000
-#define OPERATION_STEPS 200000
-#define SHAPE_COUNT 4000
-#define TEXT_LENGTH 60000
+#define RECORD_COUNT 200
+#define OPERATION_STEPS 20000
+#define SHAPE_COUNT 1000
+#define TEXT_LENGTH 10000
 
 static uint64_t rng_state;
 
@@ -310,7 +310,7 @@ int main(int argc, char **argv) {
         shape_total = run_shapes(SHAPE_COUNT, per_class);
         first = run_sorting(RECORD_COUNT, hashes, &found);
         lx = run_lexer(TEXT_LENGTH);
-        fold = fold_range(0, 3000, (uint64_t)round, nested_fold, NULL);
+        fold = fold_range(0, 1000, (uint64_t)round, nested_fold, NULL);
         checksum = checksum * 31 + ops;
         checksum = checksum * 31 + shape_total;
         checksum = checksum * 31 + first + hashes[0] + hashes[1] * 3 + hashes[2] * 5 + found;

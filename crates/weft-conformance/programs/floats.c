@@ -173,15 +173,15 @@ int main(int argc, char **argv) {
     int mismatches = 0;
     for (int round = 0; round < scale; round++) {
         rng_state = 0xdecafbadULL + (uint64_t)round;
-        exact_hash = fold(exact_hash, round_trips(600, &mismatches));
-        integral_sin = simpson(sin, 0.0, M_PI, 4000 + 2 * (round % 3));
-        integral_gauss = simpson(gaussian, -5.0, 5.0, 4000);
-        pi_estimate = monte_carlo_pi(60000);
+        exact_hash = fold(exact_hash, round_trips(12, &mismatches));
+        integral_sin = simpson(sin, 0.0, M_PI, 200 + 2 * (round % 3));
+        integral_gauss = simpson(gaussian, -5.0, 5.0, 200);
+        pi_estimate = monte_carlo_pi(3000);
         exact_hash = fold(exact_hash, bits_of(pi_estimate));
-        series = float_series(50000);
+        series = float_series(5000);
         exact_hash = fold(exact_hash, (uint64_t)(series * 1e6f));
-        exact_hash = fold(exact_hash, mandelbrot(64, 24, 200, round == 0));
-        for (int i = 1; i <= 2000; i++) {
+        exact_hash = fold(exact_hash, mandelbrot(48, 16, 50, round == 0));
+        for (int i = 1; i <= 100; i++) {
             double x = i * 0.01;
             libm_sum += sin(x) * cos(x) + log(x) + sqrt(x) + exp(-x) + atan2(x, 1.0 + x) + pow(x, 0.25);
         }

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DOCUMENTS_PER_ROUND 40
-#define NESTING_DEPTH 1200
+#define DOCUMENTS_PER_ROUND 6
+#define NESTING_DEPTH 200
 
 static uint64_t rng_state;
 
@@ -506,7 +506,7 @@ int main(int argc, char **argv) {
             text_puts(&source, "{\"document\": ");
             generate(&source, 0);
             text_puts(&source, ", \"items\": [");
-            for (int i = 0; i < 12; i++) {
+            for (int i = 0; i < 3; i++) {
                 if (i) text_puts(&source, ",");
                 generate(&source, 1);
             }

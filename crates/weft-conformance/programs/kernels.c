@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MATRIX_SIZE 48
-#define SIEVE_LIMIT 300000
-#define BUFFER_SIZE (96 * 1024)
+#define MATRIX_SIZE 32
+#define SIEVE_LIMIT 50000
+#define BUFFER_SIZE (16 * 1024)
 
 static uint64_t rng_state;
 

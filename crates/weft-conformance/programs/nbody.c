@@ -17,10 +17,10 @@
 #define SOLAR_MASS (4 * PI * PI)
 #define DAYS_PER_YEAR 365.24
 #define BODIES 5
-#define STEPS_PER_ROUND 20000
-#define SPECTRAL_SIZE 80
+#define STEPS_PER_ROUND 3000
+#define SPECTRAL_SIZE 40
 #define HEAT_CELLS 200
-#define HEAT_STEPS 400
+#define HEAT_STEPS 200
 
 struct body {
     double x, y, z, vx, vy, vz, mass;

@@ -14,7 +14,7 @@
 
 #define SPINE_DEPTH 12000
 #define FRAME_BUFFER_DEPTH 10000
-#define TREE_DEPTH 14
+#define TREE_DEPTH 9
 
 static unsigned max_depth_seen;
 
@@ -189,7 +189,7 @@ int main(int argc, char **argv) {
     for (int round = 0; round < scale; round++) {
         uint32_t seed = 7u + (uint32_t)round;
 
-        ack = ackermann(2, 300 + (uint32_t)(round % 5)) + ackermann(3, 5);
+        ack = ackermann(2, 100 + (uint32_t)(round % 5)) + ackermann(3, 5);
         checksum = checksum * 1000003u + ack;
 
         struct tree *tree = tree_build(TREE_DEPTH, seed);
@@ -213,13 +213,13 @@ int main(int argc, char **argv) {
         checksum = checksum * 1000003u + solutions;
 
         collatz_max = 0;
-        for (uint64_t n = 1; n < 3000; n++) {
-            uint32_t steps = collatz_even(n + (uint64_t)round * 3000u);
+        for (uint64_t n = 1; n < 1000; n++) {
+            uint32_t steps = collatz_even(n + (uint64_t)round * 1000u);
             if (steps > collatz_max) collatz_max = steps;
         }
         checksum = checksum * 1000003u + collatz_max;
 
-        fib_value = fib(22 + (unsigned)(round % 2));
+        fib_value = fib(20 + (unsigned)(round % 2));
         checksum = checksum * 1000003u + fib_value;
     }
 

@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define WORD_COUNT 6000
+#define WORD_COUNT 300
 #define BUCKETS 1021
-#define POOL_SLOTS 512
-#define POOL_OPERATIONS 12000
+#define POOL_SLOTS 64
+#define POOL_OPERATIONS 400
 
 static uint64_t rng_state;
 
@@ -290,7 +290,7 @@ int main(int argc, char **argv) {
         struct string_builder joined = {NULL, 0, 0};
         unsigned index = 0;
         for (struct list_node *n = list; n; n = n->next, index++) {
-            if (index % 500 == 0) sb_printf(&joined, "[%04u:%-6.6s|%5zu]", index, n->word, strlen(n->word));
+            if (index % 50 == 0) sb_printf(&joined, "[%04u:%-6.6s|%5zu]", index, n->word, strlen(n->word));
             sb_append(&joined, n->word, strlen(n->word));
             sb_append(&joined, n->next ? "," : "", n->next ? 1 : 0);
             if (!n->next) snprintf(last, sizeof last, "%s", n->word);

@@ -702,12 +702,12 @@ int main(int argc, char **argv) {
     int gcd_sum = assemble_gcd_sum(as, gcd);
     int collatz = assemble_collatz(as);
     label_place(as, driver);
-    call_and_print(as, count_primes, 1500, 1, 0);
-    call_and_print(as, fib, 14, 1, 0);
-    call_and_print(as, sieve, 6000, 1, 0);
-    call_and_print(as, bubble_sort, 50, 2, 42);
-    call_and_print(as, gcd_sum, 20, 1, 0);
-    call_and_print(as, collatz, 400, 1, 0);
+    call_and_print(as, count_primes, 50, 1, 0);
+    call_and_print(as, fib, 10, 1, 0);
+    call_and_print(as, sieve, 50, 1, 0);
+    call_and_print(as, bubble_sort, 8, 2, 42);
+    call_and_print(as, gcd_sum, 6, 1, 0);
+    call_and_print(as, collatz, 12, 1, 0);
     op(as, OP_HALT);
     resolve_labels(as);
 
@@ -736,8 +736,8 @@ int main(int argc, char **argv) {
     enum vm_status fault = run(m, faulty->code, 0);
 
     printf("program: %d words\n", as->length);
-    static const char *const names[] = {"primes below 1500", "fib(14)", "sum of primes below 6000",
-                                        "sorted hash", "gcd sum to 20", "longest collatz below 400"};
+    static const char *const names[] = {"primes below 50", "fib(10)", "sum of primes below 50",
+                                        "sorted hash", "gcd sum to 6", "longest collatz below 12"};
     for (int i = 0; i < m->output_count && i < 6; i++) printf("%s = %u\n", names[i], m->output[i]);
     printf("faulty program: %s\n", status_names[fault]);
     printf("instructions executed: %llu\n", (unsigned long long)m->executed);

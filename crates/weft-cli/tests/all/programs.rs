@@ -5,14 +5,12 @@
 //! * `weft run`, straight;
 //! * `weft run --slice 1000 --roundtrip`: preempted every 1000 units of
 //!   fuel, and at every preemption encoded to a snapshot and restored into
-//!   a fresh instance. A round trip costs milliseconds while 1000 units of
-//!   fuel take a fraction of a microsecond, so this covers the first
-//!   [`ROUNDTRIP_FUEL`] units (thousands of round trips); the process then
-//!   saves the script, and `weft resume --slice 1000` runs it to the end;
+//!   a fresh instance, from start to end (thousands of round trips);
 //! * a chain of separate processes: `weft run --stop-after N --save S`,
 //!   then `weft resume S --stop-after N' --save S'` again and again, at
 //!   [`CHAIN_STOPS`] pseudo-random points spread over the whole run, each
-//!   process's output appended to the previous ones.
+//!   process's output appended to the previous ones;
+//! * `weft run --slice 1000` at a larger scale, [`SLICED_SCALE`].
 
 use crate::util::{cache_dir, stderr, weft};
 use std::path::{Path, PathBuf};
@@ -21,8 +19,9 @@ use weft_conformance::programs::{self, Program, Target, Toolchain};
 /// How many times the chain stops and saves the program.
 const CHAIN_STOPS: usize = 24;
 
-/// How much fuel runs with a round trip at every slice.
-const ROUNDTRIP_FUEL: u64 = 5_000_000;
+/// The scale of the run that is only preempted (`--slice 1000`), large
+/// enough for the pauses to meet every part of the program many times.
+const SLICED_SCALE: u32 = 10;
 
 /// Compiled programs are cached next to the other build outputs, where the
 /// conformance tests keep them too.
@@ -119,39 +118,23 @@ fn check(name: &str) {
 
     let dir = tempfile::tempdir().expect("tempdir");
 
-    // Preempted every 1000 units, with a round trip every time.
-    let saved = dir.path().join("roundtrip.snap");
-    let prefix = ROUNDTRIP_FUEL.to_string();
-    let first = weft_with_stats(&with_args(
-        &[
-            "run",
-            "--slice",
-            "1000",
-            "--roundtrip",
-            "--stop-after",
-            &prefix,
-            "--save",
-            path(&saved),
-            &wasm,
-        ],
+    // Preempted every 1000 units, with a round trip every time, to the end.
+    let roundtrip = weft_with_stats(&with_args(
+        &["run", "--slice", "1000", "--roundtrip", &wasm],
         &args,
     ));
-    let mut stdout = first.stdout;
-    let status = if first.stats["outcome"] == "saved" {
-        let roundtrips = first.stats["roundtrips"].as_u64().expect("round trips");
-        // A slice ends at the first check after its fuel is spent, and a
-        // check may charge for a long stretch of code: slices run over.
-        assert!(
-            roundtrips >= ROUNDTRIP_FUEL / 1000 / 5,
-            "{name}: {roundtrips} round trips"
-        );
-        let rest = weft_with_stats(&["resume", "--slice", "1000", path(&saved)]);
-        stdout.extend(rest.stdout);
-        rest.status
-    } else {
-        first.status
-    };
-    same("weft run --slice 1000 --roundtrip", &stdout, status);
+    same(
+        "weft run --slice 1000 --roundtrip",
+        &roundtrip.stdout,
+        roundtrip.status,
+    );
+    let roundtrips = roundtrip.stats["roundtrips"].as_u64().expect("round trips");
+    // A slice ends at the first check after its fuel is spent, and a check
+    // may charge for a long stretch of code: slices run over.
+    assert!(
+        roundtrips >= total / 1000 / 5,
+        "{name}: {roundtrips} round trips in {total} units of fuel"
+    );
 
     // A chain of processes.
     let points = stop_points(total ^ 0x9e37_79b9, total, CHAIN_STOPS);
@@ -207,6 +190,20 @@ fn check(name: &str) {
         &format!("a chain of {} processes", stops + 1),
         &stdout,
         status,
+    );
+
+    // Preempted every 1000 units over a longer run.
+    let args = program.args(Some(SLICED_SCALE));
+    let expected = programs::run_native(&native, &args).expect("native run");
+    let sliced = weft_with_stats(&with_args(&["run", "--slice", "1000", &wasm], &args));
+    assert!(
+        sliced.stdout == expected.stdout && sliced.status == expected.exit_code,
+        "{name}, weft run --slice 1000 at scale {SLICED_SCALE}: differs from the native build \
+         (status {} against {})\n--- native\n{}\n--- weft\n{}",
+        sliced.status,
+        expected.exit_code,
+        String::from_utf8_lossy(&expected.stdout),
+        String::from_utf8_lossy(&sliced.stdout)
     );
 }
 
