@@ -37,7 +37,9 @@ pub(crate) fn touched_pages(memory: &[u8]) -> Option<Vec<bool>> {
 #[cfg(target_os = "linux")]
 mod linux {
     use super::PAGE_SIZE;
+    use std::fs::File;
     use std::os::unix::fs::FileExt;
+    use std::sync::OnceLock;
 
     const PRESENT: u64 = 1 << 63;
     const SWAPPED: u64 = 1 << 62;
@@ -54,7 +56,11 @@ mod linux {
         }
         let per_page = PAGE_SIZE / host_page;
         let host_pages = memory.len() / host_page;
-        let file = std::fs::File::open("/proc/self/pagemap").ok()?;
+        // Opened once: positioned reads of it are safe from any thread.
+        static PAGEMAP: OnceLock<Option<File>> = OnceLock::new();
+        let file = PAGEMAP
+            .get_or_init(|| File::open("/proc/self/pagemap").ok())
+            .as_ref()?;
         let mut entries = vec![0u8; host_pages * 8];
         let offset = (start / host_page * 8) as u64;
         file.read_exact_at(&mut entries, offset).ok()?;

@@ -36,6 +36,10 @@ pub const VERSION: u32 = 1;
 /// The size of a WebAssembly page, the unit of [`MemoryImage`].
 pub const PAGE_SIZE: usize = 65536;
 
+/// The unit in which [`MemoryImage::write_over`] skips zeros: the smallest
+/// page size of the hosts weft runs on.
+const HOST_PAGE_SIZE: usize = 4096;
+
 const HEADER_SIZE: usize = 36;
 const FLAG_ZSTD: u32 = 1;
 /// zstd level: fast, and still shrinks typical heaps several times.
@@ -336,9 +340,10 @@ impl MemoryImage {
 
     /// Like [`MemoryImage::write_to`], for a memory whose pages are known to
     /// be zero except where `maybe_nonzero(page)` says otherwise: zero pages
-    /// of the image are written only there. A fresh instance's memory is
-    /// zero outside its data segments, and pages that are never written
-    /// are never touched (nor faulted in).
+    /// of the image are written only there, and of the other pages only the
+    /// 4 KiB parts that are not zero. A fresh instance's memory is zero
+    /// outside its data segments, and what is never written is never
+    /// touched (nor faulted in).
     pub fn write_over(&self, memory: &mut [u8], maybe_nonzero: impl Fn(u64) -> bool) -> Result<()> {
         self.check()?;
         if memory.len() as u64 != self.byte_len() {
@@ -360,8 +365,24 @@ impl MemoryImage {
         };
         for (first, bytes) in &self.runs {
             clear_until(&mut page, *first, memory);
-            let start = *first as usize * PAGE_SIZE;
-            memory[start..start + bytes.len()].copy_from_slice(bytes);
+            for (k, source) in bytes.chunks_exact(PAGE_SIZE).enumerate() {
+                let at = (*first as usize + k) * PAGE_SIZE;
+                let target = &mut memory[at..at + PAGE_SIZE];
+                if maybe_nonzero(*first + k as u64) {
+                    target.copy_from_slice(source);
+                } else {
+                    // The target is zero: write only the host pages that
+                    // are not, so that the others stay unmapped.
+                    for (to, from) in target
+                        .chunks_exact_mut(HOST_PAGE_SIZE)
+                        .zip(source.chunks_exact(HOST_PAGE_SIZE))
+                    {
+                        if !is_zero(from) {
+                            to.copy_from_slice(from);
+                        }
+                    }
+                }
+            }
             page = first + (bytes.len() / PAGE_SIZE) as u64;
         }
         clear_until(&mut page, self.pages, memory);

@@ -131,6 +131,30 @@ fn zero_pages_are_skipped_and_restored() {
 }
 
 #[test]
+fn writing_over_known_zero_pages_writes_only_their_non_zero_parts() {
+    let mut data = vec![0u8; 2 * PAGE_SIZE];
+    data[100] = 1;
+    data[PAGE_SIZE + 5000] = 2;
+    let image = MemoryImage::from_bytes(&data);
+    assert_eq!(image.runs.len(), 1);
+    // A marker where the image has zeros: page 0 is declared possibly
+    // non-zero (so it is written whole and the marker cleared), page 1
+    // known zero (so only its non-zero 4 KiB part is written).
+    let mut memory = vec![0u8; 2 * PAGE_SIZE];
+    memory[200] = 0xaa;
+    memory[PAGE_SIZE + 10] = 0xbb;
+    memory[PAGE_SIZE + 4097] = 0xcc;
+    image
+        .write_over(&mut memory, |page| page == 0)
+        .expect("writes");
+    assert_eq!((memory[100], memory[200]), (1, 0));
+    assert_eq!(memory[PAGE_SIZE + 5000], 2);
+    // The host page holding byte 5000 of page 1 was copied, the first one
+    // (all zeros in the image) was not.
+    assert_eq!((memory[PAGE_SIZE + 10], memory[PAGE_SIZE + 4097]), (0xbb, 0));
+}
+
+#[test]
 fn validation_names_what_does_not_fit() {
     let s = sample();
     let check = |shape: Shape, limits: Limits, needle: &str| {
