@@ -57,7 +57,25 @@ pub struct RuntimeConfig {
     pub max_wasm_stack: usize,
     /// Where compiled code is cached across processes (`None`: no disk cache).
     pub cache_dir: Option<PathBuf>,
+    /// Take instances from a pool with room for this many live scripts
+    /// (Wasmtime's pooling allocator) instead of mapping memory for each.
+    /// Instantiating and dropping a script then costs a few microseconds
+    /// instead of tens, but the address space of every slot is reserved up
+    /// front (about 8 GiB per script: two memory slots of 4 GiB), and a
+    /// script beyond the pool fails to instantiate. Each slot holds at most
+    /// [`POOLED_MEMORIES`] memories and [`POOLED_TABLES`] tables of at most
+    /// [`POOLED_TABLE_ELEMENTS`] elements.
+    pub pooled_instances: Option<u32>,
 }
+
+/// The memories an instance of a pooled runtime may have (its own and the
+/// state memory).
+pub const POOLED_MEMORIES: u32 = 4;
+/// The tables an instance of a pooled runtime may have (its own and the
+/// instrumentation's).
+pub const POOLED_TABLES: u32 = 8;
+/// The elements a table of a pooled runtime may grow to.
+pub const POOLED_TABLE_ELEMENTS: usize = 100_000;
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
@@ -66,6 +84,7 @@ impl Default for RuntimeConfig {
             canonical_nans: false,
             max_wasm_stack: DEFAULT_MAX_WASM_STACK,
             cache_dir: default_cache_dir(),
+            pooled_instances: None,
         }
     }
 }
@@ -118,6 +137,8 @@ pub struct Runtime {
     config: RuntimeConfig,
     linker: Linker<crate::host::Host>,
     modules: Mutex<HashMap<ModuleId, Arc<ScriptModule>>>,
+    /// Started by the first launched function.
+    timer: std::sync::OnceLock<Arc<crate::preempt::Timer>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -139,6 +160,18 @@ impl Runtime {
             .async_stack_size(thread_stack_size(config.max_wasm_stack))
             .cranelift_nan_canonicalization(config.canonical_nans)
             .wasm_backtrace_details(wasmtime::WasmBacktraceDetails::Disable);
+        if let Some(instances) = config.pooled_instances {
+            // A typical script has one memory (and the state memory) and a
+            // few tables; the totals leave room for that in every slot.
+            let mut pool = wasmtime::PoolingAllocationConfig::new();
+            pool.total_core_instances(instances)
+                .total_memories(instances.saturating_mul(2))
+                .total_tables(instances.saturating_mul(4))
+                .max_memories_per_module(POOLED_MEMORIES)
+                .max_tables_per_module(POOLED_TABLES)
+                .table_elements(POOLED_TABLE_ELEMENTS);
+            wasmtime.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        }
         let engine =
             Engine::new(&wasmtime).map_err(|e| Error::engine("cannot create the engine", e))?;
         let mut linker = Linker::new(&engine);
@@ -148,6 +181,14 @@ impl Runtime {
             config,
             linker,
             modules: Mutex::new(HashMap::new()),
+            timer: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The timer thread of launched functions, started on first use.
+    pub(crate) fn timer(&self) -> &Arc<crate::preempt::Timer> {
+        self.timer.get_or_init(|| {
+            Arc::new(crate::preempt::Timer::start().expect("cannot start weft's timer thread"))
         })
     }
 

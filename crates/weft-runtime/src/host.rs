@@ -167,6 +167,10 @@ pub struct HostState {
     /// Whether a call of that entry point is under way (its frames are in
     /// the state memory).
     pub in_call: bool,
+    /// Whether the entry point is a function launched with arguments for
+    /// its results ([`crate::Runtime::launch`]) rather than a command's
+    /// `() -> ()` entry point.
+    pub call: bool,
     /// Which of stdin, stdout, stderr the script closed.
     pub closed: [bool; 3],
     /// Bytes written to standard output.

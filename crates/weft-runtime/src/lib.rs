@@ -47,6 +47,56 @@
 //! # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
 //! ```
 //!
+//! # Preemptible functions
+//!
+//! [`Runtime::launch`] calls one exported function with a time limit, on
+//! the caller's thread, and returns its results or, when the time is up, a
+//! [`Continuation`]: the paused call, which can be resumed (on any thread),
+//! captured as a snapshot, or cancelled. Time limits need a module
+//! instrumented in flag mode; one timer thread serves every call.
+//!
+//! ```
+//! use std::time::Duration;
+//! use wasmtime::Val;
+//! use weft_runtime::{Outcome, Runtime, RuntimeConfig};
+//!
+//! let wasm = wat::parse_str(r#"
+//!   (module
+//!     (func (export "sum") (param $n i64) (result i64) (local $i i64) (local $acc i64)
+//!       (block $done
+//!         (loop $next
+//!           (br_if $done (i64.ge_u (local.get $i) (local.get $n)))
+//!           (local.set $acc (i64.add (local.get $acc) (local.get $i)))
+//!           (local.set $i (i64.add (local.get $i) (i64.const 1)))
+//!           (br $next)))
+//!       (local.get $acc)))
+//! "#)?;
+//! let runtime = Runtime::new(RuntimeConfig {
+//!     instrumentation: weft_instrument::Config::flag(true), // flag checks, fuel counted
+//!     cache_dir: None,
+//!     ..RuntimeConfig::default()
+//! })?;
+//! let module = runtime.load(&wasm)?;
+//!
+//! let n = 200_000_000;
+//! let mut outcome = runtime.launch(&module, "sum", &[Val::I64(n)], Duration::from_micros(400))?;
+//! let mut pauses = 0;
+//! let results = loop {
+//!     match outcome {
+//!         Outcome::Complete { results, .. } => break results,
+//!         Outcome::Paused(continuation) => {
+//!             pauses += 1;
+//!             // Anything else may run here; the call holds no native stack.
+//!             outcome = continuation.resume(Duration::from_micros(200))?;
+//!         }
+//!         other => panic!("{other:?}"),
+//!     }
+//! };
+//! assert_eq!(results[0].unwrap_i64(), n * (n - 1) / 2);
+//! assert!(pauses > 0);
+//! # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+//! ```
+//!
 //! The lower layer, [`Controls`], drives one instrumented instance directly
 //! through the protocol of [`weft_instrument::abi`].
 #![deny(missing_docs)]
@@ -57,6 +107,7 @@ mod engine;
 mod error;
 mod host;
 mod module;
+mod preempt;
 mod script;
 mod snapshot;
 mod state;
@@ -66,8 +117,9 @@ pub mod wasi;
 pub use controls::{Controls, Step};
 pub use durable::write_atomically;
 pub use engine::{
-    DEFAULT_MAX_WASM_STACK, Runtime, RuntimeConfig, default_cache_dir, instrumentation_name,
-    module_hash, parse_instrumentation, thread_stack_size,
+    DEFAULT_MAX_WASM_STACK, POOLED_MEMORIES, POOLED_TABLE_ELEMENTS, POOLED_TABLES, Runtime,
+    RuntimeConfig, default_cache_dir, instrumentation_name, module_hash, parse_instrumentation,
+    thread_stack_size,
 };
 pub use error::{Error, Result};
 pub use host::{
@@ -75,6 +127,7 @@ pub use host::{
     Stdio,
 };
 pub use module::ScriptModule;
+pub use preempt::{Continuation, Outcome, Quantum};
 pub use script::{
     BacktraceFrame, Budget, InterruptHandle, Script, ScriptOptions, Status, Trap, WASI_ENTRY, Wake,
 };

@@ -28,7 +28,7 @@ use crate::host::{Deterministic, Host, HostState, Pending, Stdio};
 use crate::module::ScriptModule;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
-use wasmtime::{Func, Instance, Store};
+use wasmtime::{Func, Instance, Store, Val};
 use weft_instrument::abi;
 use weft_snapshot::{Accounting, Limits, Metadata};
 
@@ -172,6 +172,15 @@ impl Status {
     }
 }
 
+/// The arguments and results of a launched function, the last entry point.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Call {
+    pub args: Vec<Val>,
+    pub results: Vec<Val>,
+    /// Whether `results` holds what the function returned.
+    pub returned: bool,
+}
+
 /// The address of a script's interrupt flag, cleared when the script goes.
 #[derive(Debug, Default)]
 struct FlagCell(RwLock<Option<usize>>);
@@ -203,6 +212,8 @@ pub struct Script {
     pub(crate) store: Store<Host>,
     pub(crate) controls: Controls,
     pub(crate) entries: Vec<Func>,
+    /// For a launched function: its arguments, then its results.
+    pub(crate) call: Option<Call>,
     pub(crate) status: Status,
     pub(crate) meta: Metadata,
     pub(crate) accounting: Accounting,
@@ -234,6 +245,16 @@ impl Script {
         options: ScriptOptions,
         stdio: Stdio,
     ) -> Result<Script> {
+        Script::spawn_with(runtime, module, options, stdio, false)
+    }
+
+    fn spawn_with(
+        runtime: &Runtime,
+        module: &Arc<ScriptModule>,
+        options: ScriptOptions,
+        stdio: Stdio,
+        call: bool,
+    ) -> Result<Script> {
         if options.deterministic.is_some() && !module.info().config.counts_fuel() {
             return Err(Error::State(
                 "deterministic mode needs a module instrumented to count fuel".into(),
@@ -252,6 +273,7 @@ impl Script {
             entry_name: options.entry,
             entry: 0,
             in_call: false,
+            call,
             closed: [false; 3],
             stdout_bytes: 0,
             stderr_bytes: 0,
@@ -264,6 +286,54 @@ impl Script {
         Script::instantiate(runtime, module, state, meta, Accounting::default(), stdio)
     }
 
+    /// A new script whose entry point `options.entry` is a function called
+    /// with `args` ([`crate::Runtime::launch`]).
+    pub(crate) fn spawn_call(
+        runtime: &Runtime,
+        module: &Arc<ScriptModule>,
+        options: ScriptOptions,
+        args: &[Val],
+        stdio: Stdio,
+    ) -> Result<Script> {
+        let mut script = Script::spawn_with(runtime, module, options, stdio, true)?;
+        let call = script.call.as_mut().expect("a call script has a call");
+        let ty = script.entries.last().expect("an entry").ty(&script.store);
+        let fits = args.len() == call.args.len()
+            && args
+                .iter()
+                .zip(ty.params())
+                .all(|(a, t)| a.ty(&script.store).is_ok_and(|at| at.matches(&t)));
+        if !fits {
+            let given: Vec<String> = args
+                .iter()
+                .map(|a| match a.ty(&script.store) {
+                    Ok(t) => t.to_string(),
+                    Err(_) => "?".into(),
+                })
+                .collect();
+            return Err(Error::State(format!(
+                "`{}` has type {ty}; it cannot be called with ({})",
+                script.store.data().state.entry_name,
+                given.join(", ")
+            )));
+        }
+        call.args = args.to_vec();
+        Ok(script)
+    }
+
+    /// Clears the interrupt flag.
+    pub(crate) fn clear_interrupt(&mut self) {
+        self.controls.set_flag(&mut self.store, false);
+    }
+
+    /// The results of a launched function that returned.
+    pub(crate) fn take_results(&mut self) -> Option<Vec<Val>> {
+        match &mut self.call {
+            Some(call) if call.returned => Some(std::mem::take(&mut call.results)),
+            _ => None,
+        }
+    }
+
     pub(crate) fn instantiate(
         runtime: &Runtime,
         module: &Arc<ScriptModule>,
@@ -273,6 +343,7 @@ impl Script {
         stdio: Stdio,
     ) -> Result<Script> {
         let entry = state.entry_name.clone();
+        let call = state.call;
         let mut store = Store::new(runtime.engine(), Host::new(state, stdio, meta.limits));
         store.limiter(|host| &mut host.limiter);
         let instance = module
@@ -281,7 +352,23 @@ impl Script {
             .map_err(|e| Error::Module(format!("cannot instantiate the module: {e:#}")))?;
         let controls = Controls::new(&mut store, &instance, module.info())
             .map_err(|e| Error::Module(format!("{e:#}")))?;
-        let entries = entries(&mut store, &instance, module, &entry)?;
+        let entries = entries(&mut store, &instance, module, &entry, call)?;
+        let call = match entries.last() {
+            Some(f) if call => {
+                let ty = f.ty(&store);
+                let zeros = |types: &mut dyn Iterator<Item = wasmtime::ValType>| {
+                    types
+                        .map(|t| t.default_value().unwrap_or(Val::I32(0)))
+                        .collect()
+                };
+                Some(Call {
+                    args: zeros(&mut ty.params()),
+                    results: zeros(&mut ty.results()),
+                    returned: false,
+                })
+            }
+            _ => None,
+        };
         let memory = instance.get_memory(&mut store, "memory");
         let host = store.data_mut();
         host.memory = memory;
@@ -295,6 +382,7 @@ impl Script {
             store,
             controls,
             entries,
+            call,
             status: Status::Created,
             meta,
             accounting,
@@ -412,10 +500,16 @@ impl Script {
                 host.slice_fuel = fuel;
             }
             let in_call = std::mem::replace(&mut self.store.data_mut().state.in_call, true);
+            let (args, results) = match &mut self.call {
+                Some(call) if entry + 1 == self.entries.len() => {
+                    (call.args.as_slice(), call.results.as_mut_slice())
+                }
+                _ => (&[][..], &mut [][..]),
+            };
             let step = if in_call {
-                self.controls.resume(&mut self.store, &func, &mut [])
+                self.controls.resume(&mut self.store, &func, results)
             } else {
-                self.controls.call(&mut self.store, &func, &[], &mut [])
+                self.controls.call(&mut self.store, &func, args, results)
             };
             if let Some(left) = self.controls.fuel(&mut self.store) {
                 let used = fuel.saturating_sub(left).max(0) as u64;
@@ -434,6 +528,11 @@ impl Script {
                     let host = &mut self.store.data_mut().state;
                     host.in_call = false;
                     host.entry += 1;
+                    if let Some(call) = &mut self.call
+                        && host.entry as usize == self.entries.len()
+                    {
+                        call.returned = true;
+                    }
                     if remaining == Some(0) {
                         break if host.entry as usize == self.entries.len() {
                             Status::Exited(0)
@@ -518,11 +617,15 @@ fn describe_status(status: &Status) -> String {
 
 /// The functions a script runs in order: the deferred `start` function, if
 /// any, then `entry` if the module exports it.
+///
+/// A command's entry point takes and returns nothing; a launched function
+/// (`call`) may take and return numbers and vectors.
 fn entries(
     store: &mut Store<Host>,
     instance: &Instance,
     module: &ScriptModule,
     entry: &str,
+    call: bool,
 ) -> Result<Vec<Func>> {
     let mut out = Vec::new();
     let mut names: Vec<&str> = Vec::new();
@@ -531,7 +634,12 @@ fn entries(
     }
     match instance.get_func(&mut *store, entry) {
         Some(_) => names.push(entry),
-        None if module.info().has_start => {}
+        None if module.info().has_start && !call => {}
+        None if call => {
+            return Err(Error::Module(format!(
+                "the module exports no function `{entry}`"
+            )));
+        }
         None => {
             return Err(Error::Module(format!(
                 "the module exports no function `{entry}` and has no start function: there is nothing to run"
@@ -543,7 +651,14 @@ fn entries(
             .get_func(&mut *store, name)
             .ok_or_else(|| Error::Module(format!("no function `{name}`")))?;
         let ty = func.ty(&*store);
-        if ty.params().len() != 0 || ty.results().len() != 0 {
+        if call && name == entry {
+            if let Some(t) = ty.params().chain(ty.results()).find(|t| t.is_ref()) {
+                return Err(Error::Module(format!(
+                    "`{name}` has type {ty}: a launched function takes and returns numbers and \
+                     vectors, not references ({t})"
+                )));
+            }
+        } else if ty.params().len() != 0 || ty.results().len() != 0 {
             return Err(Error::Module(format!(
                 "the entry point `{name}` has type {ty}; it must take and return nothing"
             )));

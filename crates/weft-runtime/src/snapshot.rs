@@ -223,6 +223,13 @@ impl Script {
                 self.status
             )));
         }
+        if self.call.is_some() && !self.store.data().state.in_call {
+            return Err(Error::State(
+                "a launched function can be captured only while it is paused inside its call \
+                 (its arguments are not part of a snapshot)"
+                    .into(),
+            ));
+        }
         let engine = |e| Error::engine("cannot capture the script", e);
         let module = self.module.clone();
         let mut functions =
@@ -321,6 +328,11 @@ impl Script {
                 host.in_call,
                 frames.len()
             )));
+        }
+        if host.call && !host.in_call {
+            return Err(corrupt(
+                "it is a launched function that is not inside its call".into(),
+            ));
         }
         if host.deterministic.is_some() && !module.info().config.counts_fuel() {
             return Err(corrupt(

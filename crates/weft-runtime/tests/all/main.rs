@@ -6,6 +6,8 @@ mod cache;
 mod deterministic;
 mod interrupt;
 mod limits;
+mod pooling;
+mod preempt;
 mod roundtrip;
 mod script;
 mod sleep;

@@ -1,0 +1,388 @@
+//! Preemptible functions: call an exported function with a time limit and
+//! get back either its results or a [`Continuation`] that resumes it.
+//!
+//! [`Runtime::launch`] instantiates the module, calls the function on the
+//! caller's thread and pauses it when its quantum is over. A wall-clock
+//! quantum ([`Quantum::Time`]) is enforced by the interrupt flag of a
+//! module instrumented in flag mode, set by one timer thread that the
+//! runtime shares between all calls; a fuel quantum ([`Quantum::Fuel`])
+//! pauses deterministically at the first fuel check after the fuel is
+//! spent. A paused call holds no native stack: its frames are in the
+//! instance's state memory, so the continuation can be resumed on another
+//! thread, captured as a snapshot, or cancelled, which frees the instance
+//! at once.
+//!
+//! Modules instrumented with `weft_instrument::Config::flag(true)`
+//! count fuel exactly for accounting while only the flag interrupts them.
+
+use crate::engine::Runtime;
+use crate::error::{Error, Result};
+use crate::host::Stdio;
+use crate::module::ScriptModule;
+use crate::script::{Budget, InterruptHandle, Script, ScriptOptions, Status, Trap};
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use wasmtime::Val;
+use weft_snapshot::{Accounting, Snapshot};
+
+/// How long a launched or resumed function may run before it is paused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantum {
+    /// Wall-clock time, enforced through the interrupt flag (the module
+    /// must be instrumented in flag mode).
+    Time(Duration),
+    /// About this many units of fuel: the call pauses at the first check
+    /// after they are spent (the module must be instrumented with fuel
+    /// checks). Deterministic.
+    Fuel(u64),
+}
+
+impl From<Duration> for Quantum {
+    fn from(time: Duration) -> Quantum {
+        Quantum::Time(time)
+    }
+}
+
+/// How a launched or resumed function call stopped.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The function returned.
+    Complete {
+        /// What it returned.
+        results: Vec<Val>,
+        /// The fuel (if the module counts it) and time of the whole call.
+        accounting: Accounting,
+    },
+    /// Its quantum ran out, or it yielded or went to sleep: it continues
+    /// with [`Continuation::resume`].
+    Paused(Continuation),
+    /// It trapped.
+    Trapped(Trap),
+    /// It called WASI `proc_exit` with this status.
+    Exited(i32),
+}
+
+impl Outcome {
+    /// The results, if the function returned.
+    pub fn complete(self) -> Option<Vec<Val>> {
+        match self {
+            Outcome::Complete { results, .. } => Some(results),
+            _ => None,
+        }
+    }
+
+    /// The continuation, if the call was paused.
+    pub fn paused(self) -> Option<Continuation> {
+        match self {
+            Outcome::Paused(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+/// A paused function call.
+///
+/// It owns its instance; dropping it (or [`Continuation::cancel`]) frees
+/// the instance. It is [`Send`]: it can be resumed on any thread.
+pub struct Continuation {
+    // Boxed: a continuation is moved around whole, and an `Outcome` that
+    // holds one stays small.
+    script: Box<Script>,
+    timer: Arc<Timer>,
+}
+
+impl std::fmt::Debug for Continuation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Continuation")
+            .field("script", &self.script)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// Calls `function` of a fresh instance of `module` with `args`, on this
+    /// thread, for at most `quantum`.
+    ///
+    /// The function's parameters and results must be numbers or vectors.
+    /// For a WASI module, the instance has no arguments or environment and
+    /// discards its output; [`Runtime::launch_with`] sets them.
+    pub fn launch(
+        &self,
+        module: &Arc<ScriptModule>,
+        function: &str,
+        args: &[Val],
+        quantum: impl Into<Quantum>,
+    ) -> Result<Outcome> {
+        self.launch_with(
+            module,
+            function,
+            args,
+            quantum,
+            ScriptOptions::default(),
+            Stdio::null(),
+        )
+    }
+
+    /// [`Runtime::launch`] with the instance's options (arguments,
+    /// environment, limits, deterministic mode; `options.entry` is ignored)
+    /// and standard streams.
+    pub fn launch_with(
+        &self,
+        module: &Arc<ScriptModule>,
+        function: &str,
+        args: &[Val],
+        quantum: impl Into<Quantum>,
+        options: ScriptOptions,
+        stdio: Stdio,
+    ) -> Result<Outcome> {
+        let quantum = quantum.into();
+        check_quantum(module, quantum)?;
+        let options = ScriptOptions {
+            entry: function.to_string(),
+            ..options
+        };
+        let mut script = Box::new(Script::spawn_call(self, module, options, args, stdio)?);
+        let timer = self.timer().clone();
+        run(&mut script, &timer, quantum)?;
+        Ok(outcome(script, timer))
+    }
+
+    /// Continues a call paused in a snapshot ([`Continuation::snapshot`])
+    /// in a fresh instance of `module`.
+    pub fn restore_continuation(
+        &self,
+        module: &Arc<ScriptModule>,
+        snapshot: &Snapshot,
+        stdio: Stdio,
+    ) -> Result<Continuation> {
+        let script = Script::restore(self, module, snapshot, None, stdio)?;
+        if script.call.is_none() {
+            return Err(Error::State(
+                "the snapshot is of a script, not of a launched function".into(),
+            ));
+        }
+        Ok(Continuation {
+            script: Box::new(script),
+            timer: self.timer().clone(),
+        })
+    }
+}
+
+impl Continuation {
+    /// Runs the call on for at most `quantum`, on this thread.
+    pub fn resume(mut self, quantum: impl Into<Quantum>) -> Result<Outcome> {
+        let quantum = quantum.into();
+        check_quantum(&self.script.module, quantum)?;
+        run(&mut self.script, &self.timer, quantum)?;
+        Ok(outcome(self.script, self.timer))
+    }
+
+    /// Abandons the call and frees its instance.
+    pub fn cancel(self) {
+        drop(self);
+    }
+
+    /// Captures the paused call; [`Runtime::restore_continuation`] continues
+    /// it. The snapshot does not carry the module.
+    pub fn snapshot(&mut self) -> Result<Snapshot> {
+        self.script.snapshot()
+    }
+
+    /// Fuel used (if the module counts it) and time spent so far.
+    pub fn accounting(&self) -> Accounting {
+        self.script.accounting()
+    }
+
+    /// A handle that pauses the call from another thread while it runs
+    /// (flag-instrumented modules).
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        self.script.interrupt_handle()
+    }
+
+    /// The instance running the call.
+    pub fn script(&self) -> &Script {
+        &self.script
+    }
+}
+
+fn check_quantum(module: &ScriptModule, quantum: Quantum) -> Result<()> {
+    let config = &module.info().config;
+    match quantum {
+        Quantum::Time(_) if config.checks_fuel() => Err(Error::State(
+            "a time quantum needs a module instrumented in flag mode; this one checks fuel \
+             (use Quantum::Fuel, or load it with Config::flag)"
+                .into(),
+        )),
+        Quantum::Fuel(_) if !config.checks_fuel() => Err(Error::State(
+            "a fuel quantum needs a module instrumented with fuel checks".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Runs one quantum of a call.
+fn run(script: &mut Script, timer: &Timer, quantum: Quantum) -> Result<()> {
+    match quantum {
+        Quantum::Fuel(fuel) => {
+            script.run(Budget::Fuel(fuel))?;
+        }
+        Quantum::Time(time) => {
+            // A flag left over from an interrupt that came after the call
+            // had already paused for another reason would end this
+            // quantum at its first check.
+            script.clear_interrupt();
+            let alarm = timer.arm(Instant::now() + time, script.interrupt_handle());
+            let ran = script.run(Budget::Unlimited).map(|_| ());
+            timer.disarm(alarm);
+            ran?;
+        }
+    }
+    Ok(())
+}
+
+fn outcome(mut script: Box<Script>, timer: Arc<Timer>) -> Outcome {
+    match script.status().clone() {
+        Status::Exited(code) => match script.take_results() {
+            Some(results) => Outcome::Complete {
+                results,
+                accounting: script.accounting(),
+            },
+            None => Outcome::Exited(code),
+        },
+        Status::Trapped(trap) => Outcome::Trapped(trap),
+        // `Script::run` never leaves a script created, running or killed.
+        _ => Outcome::Paused(Continuation { script, timer }),
+    }
+}
+
+/// The runtime's timer thread: sets the interrupt flags of calls whose
+/// quantum is over. One thread serves every call of a runtime.
+pub(crate) struct Timer {
+    shared: Arc<TimerShared>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// An armed deadline, by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Alarm(u64);
+
+struct TimerShared {
+    state: Mutex<TimerState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct TimerState {
+    /// Deadlines, earliest first; entries whose alarm was disarmed stay
+    /// until they come up.
+    deadlines: BinaryHeap<std::cmp::Reverse<(Instant, u64)>>,
+    armed: HashMap<u64, InterruptHandle>,
+    next: u64,
+    stop: bool,
+}
+
+impl TimerShared {
+    fn lock(&self) -> MutexGuard<'_, TimerState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Timer {
+    pub(crate) fn start() -> Result<Timer> {
+        let shared = Arc::new(TimerShared {
+            state: Mutex::new(TimerState::default()),
+            changed: Condvar::new(),
+        });
+        let serving = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("weft-timer".into())
+            .spawn(move || serve(&serving))
+            .map_err(|e| Error::State(format!("cannot start the timer thread: {e}")))?;
+        Ok(Timer {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// Interrupts `handle` at `deadline`, unless disarmed first.
+    pub(crate) fn arm(&self, deadline: Instant, handle: InterruptHandle) -> Alarm {
+        let mut state = self.shared.lock();
+        let id = state.next;
+        state.next += 1;
+        let earliest = state
+            .deadlines
+            .peek()
+            .is_none_or(|std::cmp::Reverse((first, _))| deadline < *first);
+        state.deadlines.push(std::cmp::Reverse((deadline, id)));
+        state.armed.insert(id, handle);
+        drop(state);
+        if earliest {
+            self.shared.changed.notify_one();
+        }
+        Alarm(id)
+    }
+
+    /// Cancels an alarm. Once this returns, the alarm's interrupt has
+    /// either happened or never will.
+    pub(crate) fn disarm(&self, alarm: Alarm) {
+        let mut state = self.shared.lock();
+        state.armed.remove(&alarm.0);
+        if state.armed.is_empty() {
+            state.deadlines.clear();
+        }
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        self.shared.lock().stop = true;
+        self.shared.changed.notify_one();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn serve(shared: &TimerShared) {
+    // Wake-ups are late by the thread's timer slack, 50 µs by default on
+    // Linux: ask for none.
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_TIMERSLACK takes a plain integer and affects only the
+    // calling thread.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
+    }
+    let mut state = shared.lock();
+    loop {
+        if state.stop {
+            return;
+        }
+        let now = Instant::now();
+        while let Some(std::cmp::Reverse((deadline, id))) = state.deadlines.peek().copied() {
+            if deadline > now {
+                break;
+            }
+            state.deadlines.pop();
+            // Interrupted under the lock, so that `disarm` returning means
+            // no interrupt is on its way.
+            if let Some(handle) = state.armed.remove(&id) {
+                handle.interrupt();
+            }
+        }
+        state = match state.deadlines.peek() {
+            Some(std::cmp::Reverse((deadline, _))) => {
+                let wait = deadline.saturating_duration_since(now);
+                shared
+                    .changed
+                    .wait_timeout(state, wait)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0
+            }
+            None => shared
+                .changed
+                .wait(state)
+                .unwrap_or_else(|e| e.into_inner()),
+        };
+    }
+}
