@@ -1,6 +1,7 @@
 //! Handles to the control state of one instrumented instance, and the
 //! call / unwind / rewind protocol of [`weft_instrument::abi`].
 
+use std::sync::Arc;
 use wasmtime::{
     AsContextMut, Func, Global, Instance, Memory, Result, Table, Val, bail, format_err,
 };
@@ -19,7 +20,7 @@ pub enum Step {
 /// The exports through which a host controls one instrumented instance.
 #[derive(Debug, Clone)]
 pub struct Controls {
-    pub(crate) info: ModuleInfo,
+    pub(crate) info: Arc<ModuleInfo>,
     pub(crate) state: Global,
     pub(crate) fuel: Option<Global>,
     pub(crate) sp: Global,
@@ -61,6 +62,16 @@ impl Controls {
         instance: &Instance,
         info: &ModuleInfo,
     ) -> Result<Self> {
+        Controls::with_shared_info(store, instance, Arc::new(info.clone()))
+    }
+
+    /// [`Controls::new`] with the module's information shared rather than
+    /// copied.
+    pub fn with_shared_info(
+        store: &mut impl AsContextMut,
+        instance: &Instance,
+        info: Arc<ModuleInfo>,
+    ) -> Result<Self> {
         let state = global(store, instance, abi::STATE_GLOBAL)?;
         let fuel = if info.config.counts_fuel() {
             Some(global(store, instance, abi::FUEL_GLOBAL)?)
@@ -95,7 +106,7 @@ impl Controls {
             .map(|k| global(store, instance, &abi::dropped_export(k)))
             .collect::<Result<_>>()?;
         Ok(Controls {
-            info: info.clone(),
+            info,
             state,
             fuel,
             sp,

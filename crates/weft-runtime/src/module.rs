@@ -15,7 +15,7 @@ use weft_snapshot::{ModuleId, Shape, ValueType};
 pub struct ScriptModule {
     id: ModuleId,
     original: Arc<[u8]>,
-    info: ModuleInfo,
+    info: Arc<ModuleInfo>,
     module: Module,
     pre: InstancePre<Host>,
     shape: Shape,
@@ -160,7 +160,7 @@ impl ScriptModule {
             slots,
             id,
             original: original.into(),
-            info,
+            info: Arc::new(info),
             module,
             pre,
             shape,
@@ -181,6 +181,11 @@ impl ScriptModule {
 
     /// What the instrumentation reported.
     pub fn info(&self) -> &ModuleInfo {
+        &self.info
+    }
+
+    /// [`ScriptModule::info`], shared.
+    pub(crate) fn shared_info(&self) -> &Arc<ModuleInfo> {
         &self.info
     }
 

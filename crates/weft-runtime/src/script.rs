@@ -350,8 +350,9 @@ impl Script {
             .instance_pre()
             .instantiate(&mut store)
             .map_err(|e| Error::Module(format!("cannot instantiate the module: {e:#}")))?;
-        let controls = Controls::new(&mut store, &instance, module.info())
-            .map_err(|e| Error::Module(format!("{e:#}")))?;
+        let controls =
+            Controls::with_shared_info(&mut store, &instance, module.shared_info().clone())
+                .map_err(|e| Error::Module(format!("{e:#}")))?;
         let entries = entries(&mut store, &instance, module, &entry, call)?;
         let call = match entries.last() {
             Some(f) if call => {
