@@ -1,3 +1,7 @@
 //! The weft server node: HTTP API, durable store, checkpoints and migration
 //! between nodes.
 #![deny(missing_docs)]
+
+mod task;
+
+pub use task::{FIRST_SLICE_FUEL, ScriptTask, StdioFactory};

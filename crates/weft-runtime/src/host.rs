@@ -177,6 +177,11 @@ pub struct HostState {
     pub stdout_bytes: u64,
     /// Bytes written to standard error.
     pub stderr_bytes: u64,
+    /// The wall-clock time of the capture, in nanoseconds since the Unix
+    /// epoch (0 for a script never captured, and in deterministic mode).
+    /// A restored script's monotonic clock counts the time since, so that
+    /// a sleep goes on in real time while the script is on disk.
+    pub captured_at: u64,
 }
 
 /// The random generator of a script.
@@ -265,6 +270,14 @@ impl Host {
             }
             None => Rng::Os,
         };
+        let mut state = state;
+        if state.deterministic.is_none() && state.captured_at > 0 {
+            // Never backwards, even if the wall clock is behind the
+            // capturing machine's.
+            let away = wall_clock_nanos().saturating_sub(state.captured_at);
+            state.monotonic = state.monotonic.saturating_add(away);
+            state.captured_at = 0;
+        }
         Host {
             state,
             stdio,
@@ -295,6 +308,9 @@ impl Host {
     pub(crate) fn capture(&self, fuel_used: u64) -> HostState {
         let mut state = self.state.clone();
         state.monotonic = self.monotonic(fuel_used);
+        if state.deterministic.is_none() {
+            state.captured_at = wall_clock_nanos();
+        }
         if let (Some(d), Rng::Seeded(rng)) = (&mut state.deterministic, &self.rng) {
             d.rng_word_pos = rng.get_word_pos();
         }
@@ -303,7 +319,8 @@ impl Host {
 
     /// The script's monotonic clock, given the fuel it has used: virtual
     /// time in deterministic mode, real time otherwise (continuing from
-    /// where it was when the script was captured, even on another machine).
+    /// where it was when the script was captured, plus the wall-clock time
+    /// since, even on another machine).
     pub(crate) fn monotonic(&self, fuel_used: u64) -> u64 {
         match &self.state.deterministic {
             Some(d) => fuel_used
@@ -320,10 +337,7 @@ impl Host {
     pub(crate) fn realtime(&self, fuel_used: u64) -> u64 {
         match &self.state.deterministic {
             Some(_) => DETERMINISTIC_EPOCH_NANOS.saturating_add(self.monotonic(fuel_used)),
-            None => SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .unwrap_or(Duration::ZERO)
-                .as_nanos() as u64,
+            None => wall_clock_nanos(),
         }
     }
 
@@ -333,4 +347,12 @@ impl Host {
             d.slept = d.slept.saturating_add(nanos);
         }
     }
+}
+
+/// Nanoseconds since the Unix epoch, 0 if the clock is before it.
+fn wall_clock_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_nanos() as u64
 }

@@ -193,6 +193,16 @@ pub struct InterruptHandle(Arc<FlagCell>);
 impl InterruptHandle {
     /// Asks the script to pause. Does nothing once the script is dropped.
     pub fn interrupt(&self) {
+        self.store(1);
+    }
+
+    /// Withdraws a request to pause that the script has not acted on yet
+    /// (one that came after it stopped for another reason, for instance).
+    pub fn clear(&self) {
+        self.store(0);
+    }
+
+    fn store(&self, value: u32) {
         let address = self.0.0.read().unwrap_or_else(|e| e.into_inner());
         if let Some(address) = *address {
             // SAFETY: `address` is the 4-aligned flag word of the state
@@ -201,7 +211,7 @@ impl InterruptHandle {
             // moves (see `Controls::flag_address`). The instance reads the
             // word with plain loads; an aligned atomic store is seen whole.
             let flag = unsafe { std::sync::atomic::AtomicU32::from_ptr(address as *mut u32) };
-            flag.store(1, std::sync::atomic::Ordering::Relaxed);
+            flag.store(value, std::sync::atomic::Ordering::Relaxed);
         }
     }
 }
@@ -277,6 +287,7 @@ impl Script {
             closed: [false; 3],
             stdout_bytes: 0,
             stderr_bytes: 0,
+            captured_at: 0,
         };
         let meta = Metadata {
             script_id: options.id,

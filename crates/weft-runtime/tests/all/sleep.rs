@@ -275,3 +275,27 @@ fn sched_yield_pauses_and_continues() {
     assert_eq!(pauses, 3);
     assert_eq!(records(&output.stderr()), [0, 1, 0, 2, 0]);
 }
+
+#[test]
+fn a_sleep_goes_on_in_real_time_while_the_script_is_on_disk() {
+    let early = Duration::from_millis(80);
+    let runtime = runtime();
+    let (mut script, output) = spawn(
+        &runtime,
+        &sleeping(early.as_nanos() as u64),
+        ScriptOptions::default(),
+    );
+    script.run(Budget::Unlimited).unwrap();
+    let bytes = weft_snapshot::encode(&script.snapshot().unwrap()).unwrap();
+    let stdio = script.take_stdio();
+    let module = script.module().clone();
+    drop(script);
+    // Longer than the sleep, away from memory...
+    std::thread::sleep(early + Duration::from_millis(20));
+    let snapshot = weft_snapshot::decode(&bytes, &Default::default()).unwrap();
+    let mut script = Script::restore(&runtime, &module, &snapshot, None, stdio).unwrap();
+    // ...so it is due at once, and wakes.
+    assert_eq!(script.park_remaining(), Some(Duration::ZERO));
+    assert_eq!(script.run(Budget::Unlimited).unwrap(), &Status::Exited(0));
+    check_woken(&ended(&script, &output), early);
+}
