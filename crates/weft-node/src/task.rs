@@ -164,8 +164,10 @@ impl Task for ScriptTask {
         let snapshot = script
             .snapshot()
             .map_err(|e| format!("cannot capture the script: {e}"))?;
-        let bytes = weft_snapshot::encode(&snapshot)
+        let mut bytes = weft_snapshot::encode(&snapshot)
             .map_err(|e| format!("cannot encode the script: {e}"))?;
+        // The encoder's buffer is sized for the uncompressed body.
+        bytes.shrink_to_fit();
         *self.interrupter.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
         self.state = State::Hibernated(bytes);
         Ok(())

@@ -123,9 +123,9 @@ const HIBERNATE_EVERY: u64 = 8;
 /// Weight of a new sample in the fuel rate average.
 const FUEL_RATE_ALPHA: f64 = 0.3;
 
-/// Slices shorter than this do not measure the fuel rate (the clock's
-/// resolution and fixed costs dominate).
-const FUEL_RATE_MIN_CPU: Duration = Duration::from_micros(50);
+/// Slices shorter than this do not measure the fuel rate (below the
+/// resolution of some CPU clocks).
+const FUEL_RATE_MIN_CPU: Duration = Duration::from_micros(1);
 
 /// The scheduler's state; see the module docs.
 pub struct Core<T> {
@@ -427,9 +427,22 @@ impl<T: Task> Core<T> {
         owner.cpu += report.cpu;
         owner.fuel += fuel_used;
         owner.usage.add(report.cpu, now, window);
-        if was_slice {
+        // Only a slice that ran until it was stopped measures the rate: one
+        // that parked or finished by itself is mostly the cost of getting
+        // there. Such a slice is a sample however short, or a task whose
+        // budget came out too small would never correct it.
+        let ran_out = matches!(
+            &report.outcome,
+            Outcome::Slice(SliceEnd {
+                next: Next::Runnable,
+                ..
+            })
+        );
+        if was_slice && ran_out {
             update_fuel_rate(&mut entry.fuel_rate, fuel_used, report.cpu);
             update_fuel_rate(&mut self.fuel_rate_prior, fuel_used, report.cpu);
+        }
+        if was_slice {
             self.fair.stop_running(entry.owner);
         }
 
