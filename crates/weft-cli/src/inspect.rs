@@ -90,6 +90,7 @@ pub fn run(path: &Path, json: bool) -> Result<()> {
             host.monotonic as f64 / 1e9
         ),
         (true, Some(Pending::Yield)) => "paused (yielded)".into(),
+        (true, Some(Pending::Done(_))) => "paused (after a host call)".into(),
         (true, None) => "paused".into(),
         (false, _) if snapshot.accounting.fuel_used == 0 => "created".into(),
         (false, _) => "paused between entry points".into(),

@@ -133,6 +133,10 @@ pub enum Pending {
         /// The index of the clock subscription that fires then.
         subscription: u32,
     },
+    /// A host call that completed (its effects and outputs are done) and
+    /// then paused the script because an interrupt was asked for while it
+    /// ran; resumed, the call returns this errno without running again.
+    Done(i32),
 }
 
 /// The state of a deterministic script's virtual clock and random generator.
@@ -242,6 +246,8 @@ pub struct Host {
     pub(crate) memory: Option<Memory>,
     /// The control state global, which a host call sets to suspend.
     pub(crate) control_state: Option<Global>,
+    /// The state memory, whose interrupt flag a slow host call checks.
+    pub(crate) state_memory: Option<Memory>,
     /// The fuel counter, read for the virtual clock.
     pub(crate) fuel: Option<Global>,
     /// Fuel used before the current slice.
@@ -288,6 +294,7 @@ impl Host {
             rng,
             memory: None,
             control_state: None,
+            state_memory: None,
             fuel: None,
             fuel_base: 0,
             slice_fuel: 0,

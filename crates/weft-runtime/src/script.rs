@@ -385,6 +385,7 @@ impl Script {
         let host = store.data_mut();
         host.memory = memory;
         host.control_state = Some(controls.state);
+        host.state_memory = Some(controls.state_memory);
         host.fuel = controls.fuel;
         let flag = Arc::new(FlagCell(RwLock::new(Some(
             controls.flag_address(&store) as usize
@@ -559,7 +560,7 @@ impl Script {
                         Some(Pending::Sleep { deadline, .. }) => {
                             Status::Parked(Wake::At(Duration::from_nanos(deadline)))
                         }
-                        Some(Pending::Yield) | None => Status::Paused,
+                        Some(Pending::Yield | Pending::Done(_)) | None => Status::Paused,
                     };
                 }
             }

@@ -215,6 +215,36 @@ fn clock(caller: &mut Caller<'_, Host>, id: i32) -> Result<u64, Errno> {
 }
 
 /// Asks the instrumented module to unwind once this host call returns.
+/// Ends a host call that may have taken long (a write to a slow stream,
+/// a read that waited): if an interrupt was asked for meanwhile, the
+/// script pauses right after the call, which returns `errno` when resumed
+/// (see [`Pending::Done`]), so that even a script that checks only fuel
+/// can be paused, killed or rescheduled at such a call.
+fn finish_slow_call(caller: &mut Caller<'_, Host>, errno: i32) -> wasmtime::Result<i32> {
+    let asked = caller.data().state_memory.is_some_and(|m| {
+        let at = abi::FLAG_OFFSET as usize;
+        m.data(&*caller)
+            .get(at..at + 4)
+            .is_some_and(|w| w != [0, 0, 0, 0])
+    });
+    if asked {
+        suspend(caller, Pending::Done(errno))?;
+    }
+    Ok(errno)
+}
+
+/// The result of a host call resumed after [`finish_slow_call`] paused the
+/// script, if this is one.
+fn resumed_result(caller: &mut Caller<'_, Host>) -> Option<i32> {
+    match caller.data().state.pending {
+        Some(Pending::Done(errno)) => {
+            caller.data_mut().state.pending = None;
+            Some(errno)
+        }
+        _ => None,
+    }
+}
+
 fn suspend(caller: &mut Caller<'_, Host>, pending: Pending) -> wasmtime::Result<()> {
     let Some(state) = caller.data().control_state else {
         wasmtime::bail!("the script's control state is not bound");
@@ -333,8 +363,16 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>) -> Result<()> {
         .func_wrap(
             MODULE,
             "fd_write",
-            |mut caller: Caller<'_, Host>, fd: i32, iovs: u32, count: u32, written: u32| -> i32 {
-                with_memory(&mut caller, |g, host| {
+            |mut caller: Caller<'_, Host>,
+             fd: i32,
+             iovs: u32,
+             count: u32,
+             written: u32|
+             -> wasmtime::Result<i32> {
+                if let Some(errno) = resumed_result(&mut caller) {
+                    return Ok(errno);
+                }
+                let errno = with_memory(&mut caller, |g, host| {
                     if fd == 0 || !is_open(host, fd) {
                         return Err(EBADF);
                     }
@@ -358,7 +396,8 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>) -> Result<()> {
                     };
                     *counter = counter.saturating_add(total);
                     g.put_u32(written, total as u32)
-                })
+                });
+                finish_slow_call(&mut caller, errno)
             },
         )
         .map_err(define)?;
@@ -366,8 +405,16 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>) -> Result<()> {
         .func_wrap(
             MODULE,
             "fd_read",
-            |mut caller: Caller<'_, Host>, fd: i32, iovs: u32, count: u32, read: u32| -> i32 {
-                with_memory(&mut caller, |g, host| {
+            |mut caller: Caller<'_, Host>,
+             fd: i32,
+             iovs: u32,
+             count: u32,
+             read: u32|
+             -> wasmtime::Result<i32> {
+                if let Some(errno) = resumed_result(&mut caller) {
+                    return Ok(errno);
+                }
+                let errno = with_memory(&mut caller, |g, host| {
                     if fd != 0 || !is_open(host, fd) {
                         return Err(EBADF);
                     }
@@ -380,7 +427,8 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>) -> Result<()> {
                         got = host.stdio.stdin.read(buf).map_err(|_| EIO)?;
                     }
                     g.put_u32(read, got as u32)
-                })
+                });
+                finish_slow_call(&mut caller, errno)
             },
         )
         .map_err(define)?;

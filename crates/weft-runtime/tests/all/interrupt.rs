@@ -103,3 +103,69 @@ fn interrupt_before_a_run_pauses_it_at_once() {
     assert_eq!(script.run(Budget::Unlimited).unwrap(), &Status::Exited(3));
     assert!(script.accounting().fuel_used > 100_000);
 }
+
+/// Writes "n\n" for n = 0, 1, 2, ... forever, one `fd_write` each.
+const WRITING: &str = r#"(module
+  (import "wasi_snapshot_preview1" "fd_write"
+    (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (local $n i32)
+    (i32.store (i32.const 16) (i32.const 64))
+    (i32.store (i32.const 20) (i32.const 2))
+    (loop $forever
+      (i32.store8 (i32.const 64) (i32.add (i32.const 48) (i32.rem_u (local.get $n) (i32.const 10))))
+      (i32.store8 (i32.const 65) (i32.const 10))
+      (drop (call $fd_write (i32.const 1) (i32.const 16) (i32.const 1) (i32.const 24)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $forever))))"#;
+
+/// A standard output that takes 2 ms a write.
+struct Slow(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Slow {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        std::thread::sleep(Duration::from_millis(2));
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_script_that_checks_only_fuel_pauses_after_a_slow_host_call() {
+    // Fuel instrumentation: the loop never looks at the flag, but the host
+    // call does when it returns.
+    let runtime = crate::runtime();
+    let module = load(&runtime, WRITING);
+    let written = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let stdio = Stdio {
+        stdout: Box::new(Slow(written.clone())),
+        stderr: Box::new(std::io::sink()),
+        stdin: Box::new(std::io::empty()),
+    };
+    let mut script = Script::spawn(&runtime, &module, ScriptOptions::default(), stdio).unwrap();
+    let mut lines = 0;
+    for _ in 0..3 {
+        let handle = script.interrupt_handle();
+        let interrupter = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(15));
+            handle.interrupt();
+        });
+        // Without the interrupt, an unlimited run would never return.
+        assert_eq!(script.run(Budget::Unlimited).unwrap(), &Status::Paused);
+        interrupter.join().unwrap();
+        let now = written.lock().unwrap().len() / 2;
+        assert!(now > lines, "no write between two pauses");
+        lines = now;
+    }
+    // Every write happened once, in order: a paused call is not repeated.
+    let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
+    let expected: String = (0..lines).map(|n| format!("{}\n", n % 10)).collect();
+    assert_eq!(text, expected);
+    // And it survives a snapshot taken there.
+    let snapshot = script.snapshot().unwrap();
+    let restored = Script::restore(&runtime, &module, &snapshot, None, Stdio::null());
+    assert_eq!(restored.unwrap().status(), &Status::Paused);
+}
