@@ -151,7 +151,10 @@ fn writing_over_known_zero_pages_writes_only_their_non_zero_parts() {
     assert_eq!(memory[PAGE_SIZE + 5000], 2);
     // The host page holding byte 5000 of page 1 was copied, the first one
     // (all zeros in the image) was not.
-    assert_eq!((memory[PAGE_SIZE + 10], memory[PAGE_SIZE + 4097]), (0xbb, 0));
+    assert_eq!(
+        (memory[PAGE_SIZE + 10], memory[PAGE_SIZE + 4097]),
+        (0xbb, 0)
+    );
 }
 
 #[test]
