@@ -2,29 +2,37 @@
 //! never preempted.
 //!
 //! Every C program of a directory is compiled to a WASI command module and
-//! run, in one process and interleaved, in six configurations:
+//! run, in one process and interleaved, in seven configurations:
 //!
 //! | configuration | module | engine |
 //! |---|---|---|
 //! | original | as compiled | plain |
 //! | weft fuel | instrumented with [`weft_instrument::Config::fuel`] (fuel stays at its initial maximum) | plain |
-//! | weft flag | instrumented with [`weft_instrument::Config::flag`] (the flag is never set) | plain |
+//! | weft flag | instrumented with [`weft_instrument::Config::flag`]`(false)` (the flag is never set) | plain |
+//! | weft flag+count | instrumented with [`weft_instrument::Config::flag`]`(true)`: flag checks that also count fuel exactly, never yielding on it (the flag is never set) | plain |
 //! | wasmtime fuel | as compiled | `consume_fuel`, store fuel `u64::MAX` |
 //! | wasmtime epoch | as compiled | `epoch_interruption`, deadline never reached |
 //! | asyncify | `wasm-opt --asyncify -O2`, never unwound | plain |
 //!
 //! Each configuration's output is checked against the original's on every
 //! run, so a figure never comes from code that computes something else.
+//!
+//! The measuring itself ([`Harness::measure_all`]) is shared with
+//! [`modes::measure`], which gives `weft bench preempt` the time overhead of
+//! every interruption mode without asyncify (and so without `wasm-opt`).
 
 use crate::bench::programs::{self, Cache, Clang, Program, WasmOpt};
 use crate::bench::runner::{
     Clock, Host, Mechanism, Outcome, Runnable, check_same_behaviour, on_large_stack,
 };
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+// Nothing outside the tests uses it until `weft bench preempt` calls
+// `modes::measure`.
+pub(crate) mod modes;
 mod report;
 
 /// Where the C programs of the benchmark live, in the repository.
@@ -74,19 +82,21 @@ pub(crate) enum Variant {
     Original,
     WeftFuel,
     WeftFlag,
+    WeftFlagCount,
     WasmtimeFuel,
     WasmtimeEpoch,
     Asyncify,
 }
 
 /// The number of [`Variant`]s.
-pub(crate) const VARIANTS: usize = 6;
+pub(crate) const VARIANTS: usize = 7;
 
 impl Variant {
     pub(crate) const ALL: [Variant; VARIANTS] = [
         Variant::Original,
         Variant::WeftFuel,
         Variant::WeftFlag,
+        Variant::WeftFlagCount,
         Variant::WasmtimeFuel,
         Variant::WasmtimeEpoch,
         Variant::Asyncify,
@@ -103,6 +113,7 @@ impl Variant {
             Variant::Original => "original",
             Variant::WeftFuel => "weft fuel",
             Variant::WeftFlag => "weft flag",
+            Variant::WeftFlagCount => "weft flag+count",
             Variant::WasmtimeFuel => "wasmtime fuel",
             Variant::WasmtimeEpoch => "wasmtime epoch",
             Variant::Asyncify => "asyncify",
@@ -115,6 +126,7 @@ impl Variant {
             Variant::Original => "original",
             Variant::WeftFuel => "weft_fuel",
             Variant::WeftFlag => "weft_flag",
+            Variant::WeftFlagCount => "weft_flag_count",
             Variant::WasmtimeFuel => "wasmtime_fuel",
             Variant::WasmtimeEpoch => "wasmtime_epoch",
             Variant::Asyncify => "asyncify",
@@ -124,10 +136,20 @@ impl Variant {
     /// Whether the variant runs a transformed module (whose wasm code size
     /// therefore differs from the original's).
     pub(crate) fn transforms_module(self) -> bool {
-        matches!(
-            self,
-            Variant::WeftFuel | Variant::WeftFlag | Variant::Asyncify
-        )
+        self.weft_config().is_some() || self == Variant::Asyncify
+    }
+
+    /// How weft instruments the module of the variant, if it does.
+    fn weft_config(self) -> Option<weft_instrument::Config> {
+        match self {
+            Variant::WeftFuel => Some(weft_instrument::Config::fuel()),
+            Variant::WeftFlag => Some(weft_instrument::Config::flag(false)),
+            Variant::WeftFlagCount => Some(weft_instrument::Config::flag(true)),
+            Variant::Original
+            | Variant::WasmtimeFuel
+            | Variant::WasmtimeEpoch
+            | Variant::Asyncify => None,
+        }
     }
 
     fn mechanism(self) -> Mechanism {
@@ -150,16 +172,27 @@ pub(crate) struct Size {
     pub machine_code_bytes: usize,
 }
 
-/// Everything measured for one program.
+/// Everything measured for one program, by [`Variant::index`]: a variant the
+/// harness did not measure (asyncify without `wasm-opt`) has no size and no
+/// samples.
 #[derive(Debug, Clone)]
 pub(crate) struct Measurement {
     pub name: String,
     pub scale: u32,
     pub stdout_bytes: usize,
-    /// By [`Variant::index`].
-    pub sizes: [Size; VARIANTS],
-    /// The timed runs, by [`Variant::index`].
+    pub sizes: [Option<Size>; VARIANTS],
+    /// The timed runs.
     pub samples: [Vec<Duration>; VARIANTS],
+}
+
+/// How every program is run.
+#[derive(Debug, Clone, Copy)]
+struct Options {
+    /// The SCALE argument of every program; chosen per program when `None`.
+    scale: Option<u32>,
+    /// Timed runs of every variant, after one untimed warm-up run.
+    runs: u32,
+    clock: Clock,
 }
 
 /// The context of a whole benchmark run, for the report.
@@ -176,15 +209,17 @@ pub(crate) fn run(args: Args) -> Result<()> {
     let programs_dir = normalize(&args.programs);
     let programs = programs::discover(&programs_dir)?;
     args.clock.check_supported()?;
-    let harness = Harness {
-        clang: Clang::find()?,
-        wasm_opt: WasmOpt::find()?,
-        cache: Cache::new(normalize(&args.cache_dir))?,
-        hosts: Hosts::new()?,
+    let clang = Clang::find()?;
+    let wasm_opt = WasmOpt::find()?;
+    let wasm_opt_version = wasm_opt.version().to_owned();
+    let harness = Harness::new(clang, Some(wasm_opt), &args.cache_dir)?;
+    let options = Options {
+        scale: args.scale,
+        runs: args.runs,
+        clock: args.clock,
     };
 
-    let per_program = (u64::from(args.runs) + 1) * VARIANTS as u64;
-    let progress = ProgressBar::new(per_program * programs.len() as u64);
+    let progress = ProgressBar::new(0);
     progress.set_style(
         ProgressStyle::with_template(
             "{prefix:>12.bold} [{bar:30}] {pos}/{len} runs, {elapsed} {wide_msg}",
@@ -193,18 +228,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
         .progress_chars("=> "),
     );
     progress.enable_steady_tick(Duration::from_millis(200));
-
-    let measurements = on_large_stack(|| {
-        let mut measurements = Vec::with_capacity(programs.len());
-        for program in &programs {
-            progress.set_prefix(program.name.clone());
-            let measured = harness
-                .measure(program, &args, &progress)
-                .with_context(|| format!("benchmark program {}", program.source.display()))?;
-            measurements.push(measured);
-        }
-        Ok(measurements)
-    });
+    let measurements = harness.measure_all(&programs, &options, &progress);
     progress.finish_and_clear();
     let measurements = measurements?;
 
@@ -214,7 +238,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
         fixed_scale: args.scale,
         clock: args.clock,
         clang: harness.clang.version().to_owned(),
-        wasm_opt: harness.wasm_opt.version().to_owned(),
+        wasm_opt: wasm_opt_version,
     };
     if args.json {
         println!("{}", report::json(&setup, &measurements));
@@ -257,91 +281,140 @@ impl Hosts {
 /// The tools and engines every program is measured with.
 struct Harness {
     clang: Clang,
-    wasm_opt: WasmOpt,
+    /// Without it, asyncify is not measured.
+    wasm_opt: Option<WasmOpt>,
     cache: Cache,
     hosts: Hosts,
 }
 
 impl Harness {
-    /// The module each variant runs.
-    fn modules(&self, program: &Program) -> Result<[Vec<u8>; VARIANTS]> {
-        let original = self.clang.compile(&self.cache, program)?;
-        let instrument = |config: weft_instrument::Config, mode: &str| {
-            weft_instrument::instrument(&original, &config)
+    fn new(clang: Clang, wasm_opt: Option<WasmOpt>, cache_dir: &Path) -> Result<Self> {
+        Ok(Harness {
+            clang,
+            wasm_opt,
+            cache: Cache::new(normalize(cache_dir))?,
+            hosts: Hosts::new()?,
+        })
+    }
+
+    /// The variants measured, in [`Variant::ALL`] order: all of them but
+    /// asyncify when there is no `wasm-opt`. The first is always the original.
+    fn variants(&self) -> Vec<Variant> {
+        Variant::ALL
+            .into_iter()
+            .filter(|variant| *variant != Variant::Asyncify || self.wasm_opt.is_some())
+            .collect()
+    }
+
+    /// Measures every program in turn, on a thread with a stack large enough
+    /// for them.
+    ///
+    /// `progress` takes one step per run, warm-up runs included (calibration
+    /// runs are not counted): its length, if it has one, grows by
+    /// `(runs + 1) * variants` per program up front. Its prefix is set to the
+    /// program's name and its message to what is being done.
+    fn measure_all(
+        &self,
+        programs: &[Program],
+        options: &Options,
+        progress: &ProgressBar,
+    ) -> Result<Vec<Measurement>> {
+        let per_program = (u64::from(options.runs) + 1) * self.variants().len() as u64;
+        progress.inc_length(per_program * programs.len() as u64);
+        on_large_stack(|| {
+            let mut measurements = Vec::with_capacity(programs.len());
+            for program in programs {
+                progress.set_prefix(program.name.clone());
+                let measured = self
+                    .measure(program, options, progress)
+                    .with_context(|| format!("benchmark program {}", program.source.display()))?;
+                measurements.push(measured);
+            }
+            Ok(measurements)
+        })
+    }
+
+    /// The module `variant` runs, given the `original` module of `program`.
+    fn module(&self, program: &Program, original: &[u8], variant: Variant) -> Result<Vec<u8>> {
+        if let Some(config) = variant.weft_config() {
+            return weft_instrument::instrument(original, &config)
                 .map(|out| out.wasm)
-                .with_context(|| format!("cannot instrument the module in {mode} mode"))
-        };
-        let weft_fuel = instrument(weft_instrument::Config::fuel(), "fuel")?;
-        let weft_flag = instrument(weft_instrument::Config::flag(false), "flag")?;
-        let asyncify = self
-            .wasm_opt
-            .asyncify(&self.cache, &program.name, &original)?;
-        Ok(Variant::ALL.map(|variant| match variant {
-            Variant::Original | Variant::WasmtimeFuel | Variant::WasmtimeEpoch => original.clone(),
-            Variant::WeftFuel => weft_fuel.clone(),
-            Variant::WeftFlag => weft_flag.clone(),
-            Variant::Asyncify => asyncify.clone(),
-        }))
+                .with_context(|| format!("{}: cannot instrument the module", variant.label()));
+        }
+        match variant {
+            Variant::Asyncify => {
+                let wasm_opt = self
+                    .wasm_opt
+                    .as_ref()
+                    .context("asyncify is measured only with wasm-opt")?;
+                wasm_opt.asyncify(&self.cache, &program.name, original)
+            }
+            _ => Ok(original.to_vec()),
+        }
     }
 
     /// Compiles, checks and times every variant of `program`.
     fn measure(
         &self,
         program: &Program,
-        args: &Args,
+        options: &Options,
         progress: &ProgressBar,
     ) -> Result<Measurement> {
         progress.set_message("compiling");
-        let wasm = self.modules(program)?;
-        let mut runnables = Vec::with_capacity(VARIANTS);
-        let mut sizes = Vec::with_capacity(VARIANTS);
-        for variant in Variant::ALL {
-            let module = &wasm[variant.index()];
+        let original_wasm = self.clang.compile(&self.cache, program)?;
+        let variants = self.variants();
+        let mut runnables = Vec::with_capacity(variants.len());
+        let mut sizes = [None; VARIANTS];
+        for &variant in &variants {
+            let module = self.module(program, &original_wasm, variant)?;
             let runnable = self
                 .hosts
                 .for_variant(variant)
-                .load(module)
+                .load(&module)
                 .with_context(|| format!("{}: cannot load the module", variant.label()))?;
-            sizes.push(Size {
+            sizes[variant.index()] = Some(Size {
                 module_bytes: module.len(),
-                code_bytes: code_section_bytes(module)
+                code_bytes: code_section_bytes(&module)
                     .with_context(|| format!("{}: cannot parse the module", variant.label()))?,
                 machine_code_bytes: runnable.machine_code_bytes(),
             });
-            runnables.push(runnable);
+            runnables.push((variant, runnable));
         }
-        let original = &runnables[Variant::Original.index()];
+        // `variants` starts with the original.
+        let Some(((_, original), others)) = runnables.split_first() else {
+            bail!("no variant to measure");
+        };
 
-        let scale = match args.scale {
+        let scale = match options.scale {
             Some(scale) => scale,
             None => {
                 progress.set_message("choosing the scale");
-                calibrate(program, original, args.clock)?
+                calibrate(program, original, options.clock)?
             }
         };
         let argv = command_line(program, scale);
 
         progress.set_message(format!("scale {scale}: warm-up"));
-        let reference = run_original(original, &argv, args.clock)?;
-        for variant in &Variant::ALL[1..] {
-            let outcome = runnables[variant.index()]
-                .run(&argv, args.clock)
+        let reference = run_original(original, &argv, options.clock)?;
+        for (variant, runnable) in others {
+            let outcome = runnable
+                .run(&argv, options.clock)
                 .with_context(|| format!("{}: warm-up run", variant.label()))?;
             check_same_behaviour(&reference, &outcome).with_context(|| {
                 format!("{} does not behave like the original", variant.label())
             })?;
         }
-        progress.inc(VARIANTS as u64);
+        progress.inc(runnables.len() as u64);
 
         let mut samples: [Vec<Duration>; VARIANTS] = Default::default();
-        for round in 0..args.runs as usize {
-            progress.set_message(format!("scale {scale}: run {}/{}", round + 1, args.runs));
+        for round in 0..options.runs as usize {
+            progress.set_message(format!("scale {scale}: run {}/{}", round + 1, options.runs));
             // Rotate the order so that no configuration always runs right
             // after the same other one.
-            for k in 0..VARIANTS {
-                let variant = Variant::ALL[(k + round) % VARIANTS];
-                let outcome = runnables[variant.index()]
-                    .run(&argv, args.clock)
+            for k in 0..runnables.len() {
+                let (variant, runnable) = &runnables[(k + round) % runnables.len()];
+                let outcome = runnable
+                    .run(&argv, options.clock)
                     .with_context(|| format!("{}: run {}", variant.label(), round + 1))?;
                 check_same_behaviour(&reference, &outcome).with_context(|| {
                     format!(
@@ -355,9 +428,6 @@ impl Harness {
             }
         }
 
-        let sizes: [Size; VARIANTS] = sizes
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("one size per variant"))?;
         Ok(Measurement {
             name: program.name.clone(),
             scale,

@@ -1,6 +1,6 @@
 //! The results of `weft bench instrument`, as tables or as JSON.
 
-use super::{Measurement, Setup, VARIANTS, Variant};
+use super::{Measurement, Setup, Size, VARIANTS, Variant};
 use crate::bench::stats::{Summary, geomean, ratio};
 use crate::bench::table::Table;
 use serde_json::{Value, json};
@@ -13,15 +13,17 @@ const TIME_GOAL: f64 = 1.10;
 const CODE_GOAL: f64 = 1.30;
 
 /// The time figures of one program and one variant.
-struct Timing {
-    summary: Summary,
+pub(super) struct Timing {
+    pub summary: Summary,
     /// Median over the original's median.
-    ratio: f64,
+    pub ratio: f64,
     /// Minimum over the original's minimum.
-    ratio_min: f64,
+    pub ratio_min: f64,
 }
 
-fn timings(m: &Measurement) -> [Timing; VARIANTS] {
+/// The time figures of every variant of `m`; zero times (and ratios of 0 or
+/// NaN) for a variant that was not measured.
+pub(super) fn timings(m: &Measurement) -> [Timing; VARIANTS] {
     let summaries = m.samples.each_ref().map(|samples| {
         Summary::of(samples).unwrap_or(Summary {
             median: Duration::ZERO,
@@ -36,19 +38,25 @@ fn timings(m: &Measurement) -> [Timing; VARIANTS] {
     })
 }
 
-fn code_ratio(m: &Measurement, variant: Variant) -> f64 {
-    m.sizes[variant.index()].code_bytes as f64
-        / m.sizes[Variant::Original.index()].code_bytes as f64
+fn code_bytes(size: &Size) -> usize {
+    size.code_bytes
 }
 
-fn module_ratio(m: &Measurement, variant: Variant) -> f64 {
-    m.sizes[variant.index()].module_bytes as f64
-        / m.sizes[Variant::Original.index()].module_bytes as f64
+fn module_bytes(size: &Size) -> usize {
+    size.module_bytes
 }
 
-fn machine_code_ratio(m: &Measurement, variant: Variant) -> f64 {
-    m.sizes[variant.index()].machine_code_bytes as f64
-        / m.sizes[Variant::Original.index()].machine_code_bytes as f64
+fn machine_code_bytes(size: &Size) -> usize {
+    size.machine_code_bytes
+}
+
+/// One size of `variant`'s module over the same size of the original's; NaN
+/// when either was not measured.
+fn size_ratio(m: &Measurement, variant: Variant, bytes: fn(&Size) -> usize) -> f64 {
+    match (m.sizes[variant.index()], m.sizes[Variant::Original.index()]) {
+        (Some(size), Some(original)) => bytes(&size) as f64 / bytes(&original) as f64,
+        _ => f64::NAN,
+    }
 }
 
 /// The geometric means over all programs of one variant's ratios.
@@ -74,15 +82,15 @@ fn geomeans(measurements: &[Measurement], variant: Variant) -> Geomeans {
             .collect()),
         code: of(measurements
             .iter()
-            .map(|m| code_ratio(m, variant))
+            .map(|m| size_ratio(m, variant, code_bytes))
             .collect()),
         module: of(measurements
             .iter()
-            .map(|m| module_ratio(m, variant))
+            .map(|m| size_ratio(m, variant, module_bytes))
             .collect()),
         machine_code: of(measurements
             .iter()
-            .map(|m| machine_code_ratio(m, variant))
+            .map(|m| size_ratio(m, variant, machine_code_bytes))
             .collect()),
     }
 }
@@ -91,7 +99,7 @@ fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1e3)
 }
 
-fn times(r: f64) -> String {
+pub(super) fn times(r: f64) -> String {
     format!("{r:.3}x")
 }
 
@@ -129,25 +137,9 @@ pub(super) fn text(setup: &Setup, measurements: &[Measurement]) -> String {
     );
     out.push_str(&time_table(measurements).render());
     out.push_str("\nwasm code section, bytes and ratio to the original\n\n");
-    out.push_str(
-        &size_table(
-            measurements,
-            &transformed(),
-            |m, v| m.sizes[v.index()].code_bytes,
-            code_ratio,
-        )
-        .render(),
-    );
+    out.push_str(&size_table(measurements, &transformed(), code_bytes).render());
     out.push_str("\nmachine code compiled by Wasmtime, bytes and ratio to the original\n\n");
-    out.push_str(
-        &size_table(
-            measurements,
-            &Variant::ALL,
-            |m, v| m.sizes[v.index()].machine_code_bytes,
-            machine_code_ratio,
-        )
-        .render(),
-    );
+    out.push_str(&size_table(measurements, &Variant::ALL, machine_code_bytes).render());
     out.push('\n');
     out.push_str(&verdict(measurements));
     out
@@ -209,8 +201,7 @@ fn time_table(measurements: &[Measurement]) -> Table {
 fn size_table(
     measurements: &[Measurement],
     variants: &[Variant],
-    bytes: fn(&Measurement, Variant) -> usize,
-    ratio: fn(&Measurement, Variant) -> f64,
+    bytes: fn(&Size) -> usize,
 ) -> Table {
     let mut table = Table::default();
     let mut names = vec!["program".to_owned()];
@@ -228,9 +219,12 @@ fn size_table(
     for m in measurements {
         let mut row = vec![m.name.clone()];
         for variant in variants {
-            row.push(bytes(m, *variant).to_string());
+            row.push(
+                m.sizes[variant.index()]
+                    .map_or_else(|| "-".to_owned(), |size| bytes(&size).to_string()),
+            );
             if *variant != Variant::Original {
-                row.push(times(ratio(m, *variant)));
+                row.push(times(size_ratio(m, *variant, bytes)));
             }
         }
         table.row(row);
@@ -240,7 +234,8 @@ fn size_table(
         row.push(String::new());
         if *variant != Variant::Original {
             row.push(times(
-                geomean(measurements.iter().map(|m| ratio(m, *variant))).unwrap_or(f64::NAN),
+                geomean(measurements.iter().map(|m| size_ratio(m, *variant, bytes)))
+                    .unwrap_or(f64::NAN),
             ));
         }
     }
@@ -256,11 +251,13 @@ fn verdict(measurements: &[Measurement]) -> String {
     let mut out = format!(
         "goals: time geomean <= {TIME_GOAL:.2}x and below both Wasmtime mechanisms; wasm code geomean <= {CODE_GOAL:.2}x\n"
     );
-    for variant in [Variant::WeftFuel, Variant::WeftFlag] {
+    let weft = [Variant::WeftFuel, Variant::WeftFlag, Variant::WeftFlagCount];
+    let width = weft.iter().map(|v| v.label().len()).max().unwrap_or(0);
+    for variant in weft {
         let g = geomeans(measurements, variant);
         let _ = writeln!(
             out,
-            "  {:<9}  time {} (<= {TIME_GOAL:.2}x: {}, < wasmtime fuel {}: {}, < wasmtime epoch {}: {})  code {} (<= {CODE_GOAL:.2}x: {})",
+            "  {:<width$}  time {} (<= {TIME_GOAL:.2}x: {}, < wasmtime fuel {}: {}, < wasmtime epoch {}: {})  code {} (<= {CODE_GOAL:.2}x: {})",
             variant.label(),
             times(g.time),
             yes(g.time <= TIME_GOAL),
@@ -288,19 +285,19 @@ pub(super) fn json(setup: &Setup, measurements: &[Measurement]) -> Value {
                 .iter()
                 .map(|variant| {
                     let t = &timings[variant.index()];
-                    let size = &m.sizes[variant.index()];
+                    let size = m.sizes[variant.index()];
                     let figures = json!({
                         "median_s": t.summary.median.as_secs_f64(),
                         "min_s": t.summary.min.as_secs_f64(),
                         "samples_s": m.samples[variant.index()].iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
                         "time_ratio": t.ratio,
                         "time_ratio_min": t.ratio_min,
-                        "module_bytes": size.module_bytes,
-                        "module_ratio": module_ratio(m, *variant),
-                        "code_bytes": size.code_bytes,
-                        "code_ratio": code_ratio(m, *variant),
-                        "machine_code_bytes": size.machine_code_bytes,
-                        "machine_code_ratio": machine_code_ratio(m, *variant),
+                        "module_bytes": size.map(|s| s.module_bytes),
+                        "module_ratio": size_ratio(m, *variant, module_bytes),
+                        "code_bytes": size.map(|s| s.code_bytes),
+                        "code_ratio": size_ratio(m, *variant, code_bytes),
+                        "machine_code_bytes": size.map(|s| s.machine_code_bytes),
+                        "machine_code_ratio": size_ratio(m, *variant, machine_code_bytes),
                     });
                     (variant.key().to_owned(), figures)
                 })
