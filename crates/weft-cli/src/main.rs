@@ -52,15 +52,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Show scripts that never return sharing a thread, captured mid-loop and restored.
-    Demo {
-        /// How many scripts to run.
-        #[arg(long, default_value_t = 4)]
-        scripts: usize,
-        /// How long to run, in seconds.
-        #[arg(long, default_value_t = 2.0)]
-        seconds: f64,
-    },
+    /// Thousands of scripts (spinning, sleeping, talking) share the CPU
+    /// live under the scheduler; all are snapshotted to disk, dropped,
+    /// restored into a fresh runtime, and continue where they were.
+    Demo(demo::Args),
     /// Measure weft against baselines.
     Bench {
         #[command(subcommand)]
@@ -161,7 +156,7 @@ fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Command::Demo { scripts, seconds } => demo::run(scripts, seconds).map(|()| 0),
+        Command::Demo(args) => demo::run(args).map(|()| 0),
         Command::Bench { which } => bench::run(which).map(|()| 0),
     }
 }

@@ -7,12 +7,14 @@
 use anyhow::Result;
 use clap::Subcommand;
 
+mod fairness;
 mod instrument;
+mod preempt;
 mod programs;
 mod runner;
 mod snapshot;
 mod stats;
-mod table;
+pub(crate) mod table;
 
 #[derive(Subcommand)]
 pub(crate) enum Bench {
@@ -25,11 +27,23 @@ pub(crate) enum Bench {
     /// instantiation, each against a baseline (memcpy and zstd, a native
     /// thread, an unpreempted run, Wasmtime's own instantiation).
     Snapshot(snapshot::Args),
+    /// Preemptible function calls: launch, resume and cancel against a
+    /// native thread and a fork, timeout accuracy, the overhead of each
+    /// interruption mode against Wasmtime's fuel and epochs, and a server
+    /// of short and long requests with and without preemption.
+    Preempt(preempt::Args),
+    /// Thousands of scripts spinning in `while (true)` under the scheduler,
+    /// one owner holding most of them: CPU share per owner against its
+    /// target, Jain's fairness index, scheduler overhead, slice lengths,
+    /// pause latency and memory per script.
+    Fairness(fairness::Args),
 }
 
 pub(crate) fn run(which: Bench) -> Result<()> {
     match which {
         Bench::Instrument(args) => instrument::run(args),
         Bench::Snapshot(args) => snapshot::run(args),
+        Bench::Preempt(args) => preempt::run(args),
+        Bench::Fairness(args) => fairness::run(args),
     }
 }

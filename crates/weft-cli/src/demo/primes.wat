@@ -12,7 +12,7 @@
         (local.set $d (i32.add (local.get $d) (i32.const 1)))
         (br $next)))
     (i32.const 1))
-  (func (export "run") (local $n i32)
+  (func (export "_start") (local $n i32)
     (local.set $n (i32.const 2))
     (loop $forever
       (if (call $is_prime (local.get $n))

@@ -1,5 +1,6 @@
 //! The `weft` binary's integration tests.
 
+mod demo;
 mod deterministic;
 mod hostile;
 mod instrument;
