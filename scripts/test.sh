@@ -9,6 +9,12 @@ trap 'rm -f "$log"' EXIT
 set +e
 cargo test --workspace --no-fail-fast "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+# The scheduler's loom models, built with `--cfg loom` in a target
+# directory of their own (the flag changes every crate's build).
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
+    cargo test -p weft-sched --test loom --release 2>&1 | tee -a "$log"
+loom_status=${PIPESTATUS[0]}
+[ "$status" -eq 0 ] && status=$loom_status
 set -e
 awk '/^test result:/ {
         for (i = 1; i <= NF; i++) {
