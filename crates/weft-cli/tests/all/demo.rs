@@ -18,7 +18,10 @@ fn scripts_come_back_where_they_were_saved() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}\n{}", stderr(&out));
     assert!(text.contains("restored all 60"), "{text}");
-    assert!(text.contains("every script continued exactly where it was saved"), "{text}");
+    assert!(
+        text.contains("every script continued exactly where it was saved"),
+        "{text}"
+    );
     // One snapshot per script, each of which `weft inspect` reads.
     let snapshots: Vec<_> = std::fs::read_dir(dir.path())
         .expect("the snapshot directory")
@@ -35,6 +38,9 @@ fn scripts_come_back_where_they_were_saved() {
             .unwrap_or_else(|| panic!("no {kind} row in\n{text}"));
         let cells: Vec<&str> = row.split_whitespace().collect();
         let moved = &cells[cells.len() - 3..];
-        assert_eq!(moved[0], moved[2], "not every {kind} script moved on: {row}");
+        assert_eq!(
+            moved[0], moved[2],
+            "not every {kind} script moved on: {row}"
+        );
     }
 }

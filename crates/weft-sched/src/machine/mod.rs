@@ -140,6 +140,8 @@ pub struct Core<T> {
     timers: BTreeSet<(Instant, TaskId)>,
     /// Running slices by deadline.
     deadlines: BTreeSet<(Instant, TaskId)>,
+    /// The tasks running a slice.
+    pub(crate) running: BTreeSet<TaskId>,
     /// Idle tasks by the time they are due for hibernation.
     idle: BTreeSet<(Instant, TaskId)>,
     /// Tasks due for hibernation, in order.
@@ -183,6 +185,7 @@ impl<T: Task> Core<T> {
             fair: FairQueue::new(config.slice, config.wake_credit),
             timers: BTreeSet::new(),
             deadlines: BTreeSet::new(),
+            running: BTreeSet::new(),
             idle: BTreeSet::new(),
             hibernate_due: VecDeque::new(),
             next_id: 1,
@@ -329,6 +332,7 @@ impl<T: Task> Core<T> {
         let Place::Home(task) = std::mem::replace(&mut entry.place, Place::Slice) else {
             unreachable!("a queued task is at home")
         };
+        self.running.insert(id);
         debug_assert_eq!(entry.owner, owner);
         entry.queued = false;
         entry.provisional = provisional;
@@ -396,6 +400,7 @@ impl<T: Task> Core<T> {
         self.jobs_out -= 1;
         if was_slice {
             self.slices_out -= 1;
+            self.running.remove(&id);
             if let Some(key) = entry.deadline_key.take() {
                 self.deadlines.remove(&(key, id));
             }

@@ -9,10 +9,10 @@ use crate::{OwnerStats, Task, TaskId};
 impl<T: Task> Core<T> {
     /// The tasks running a slice now.
     pub fn running(&self) -> Vec<TaskId> {
-        self.tasks
+        self.running
             .iter()
-            .filter(|(_, e)| !e.killed && e.public_state() == TaskState::Running)
-            .map(|(id, _)| *id)
+            .copied()
+            .filter(|id| self.tasks.get(id).is_some_and(|e| !e.killed))
             .collect()
     }
 
