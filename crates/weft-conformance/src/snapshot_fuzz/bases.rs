@@ -109,6 +109,9 @@ pub struct Base {
     pub encoded: Vec<u8>,
 }
 
+/// The capture time of the real-time bases: 2026-01-01T00:00:00Z.
+const FIXED_CAPTURE_NANOS: u64 = 1_767_225_600_000_000_000;
+
 fn base(name: &'static str, module: &Arc<ScriptModule>, script: &mut Script) -> Result<Base> {
     let mut snapshot = script.snapshot().context("snapshot of a base script")?;
     // What depends on the machine and the moment: the same everywhere.
@@ -116,6 +119,9 @@ fn base(name: &'static str, module: &Arc<ScriptModule>, script: &mut Script) -> 
     let mut host = weft_runtime::host_state(&snapshot)?;
     if host.deterministic.is_none() {
         host.monotonic = 1_000_000;
+        // A fixed capture time: restored, the clock moves on by the time
+        // since (never backwards).
+        host.captured_at = FIXED_CAPTURE_NANOS;
         snapshot.host = postcard::to_allocvec(&host)?;
     }
     from_snapshot(name, module, snapshot)

@@ -230,9 +230,10 @@ fn mutate_host_state(rng: &mut SmallRng, host: &mut HostState, log: &mut Vec<Str
             log.push(format!("host: in_call {}", host.in_call));
         }
         2 => {
-            host.pending = match rng.random_range(0..3) {
+            host.pending = match rng.random_range(0..4) {
                 0 => None,
                 1 => Some(Pending::Yield),
+                2 => Some(Pending::Done(interesting(rng) as i32)),
                 _ => Some(Pending::Sleep {
                     deadline: interesting(rng),
                     subscription: interesting(rng) as u32,
@@ -253,7 +254,11 @@ fn mutate_host_state(rng: &mut SmallRng, host: &mut HostState, log: &mut Vec<Str
         }
         4 => {
             host.monotonic = interesting(rng);
-            log.push(format!("host: monotonic {}", host.monotonic));
+            host.captured_at = interesting(rng);
+            log.push(format!(
+                "host: monotonic {}, captured at {}",
+                host.monotonic, host.captured_at
+            ));
         }
         5 => {
             host.closed = [rng.random(), rng.random(), rng.random()];
