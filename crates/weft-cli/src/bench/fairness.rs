@@ -484,10 +484,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
     let cpu = &slice_lengths.cpu;
     let mut pause_samples = pauses;
     pause_samples.sort_unstable();
-    let pause_at = |q: f64| {
-        let i = ((pause_samples.len() as f64 - 1.0) * q).round() as usize;
-        pause_samples.get(i).map_or(0.0, |d| us(*d))
-    };
+    let pause_at = |q| crate::bench::stats::quantile(&pause_samples, q).map_or(0.0, us);
     let report = Report {
         scripts,
         owners,

@@ -25,6 +25,13 @@ impl Summary {
     }
 }
 
+/// The `q` quantile (0 to 1) of `sorted`, ascending: the sample at rank
+/// `round((n - 1) q)`. `None` without samples.
+pub(crate) fn quantile(sorted: &[Duration], q: f64) -> Option<Duration> {
+    let last = sorted.len().checked_sub(1)?;
+    sorted.get((last as f64 * q).round() as usize).copied()
+}
+
 /// `value / baseline` as a float.
 pub(crate) fn ratio(value: Duration, baseline: Duration) -> f64 {
     value.as_secs_f64() / baseline.as_secs_f64()
@@ -57,6 +64,22 @@ mod tests {
         let even = Summary::of(&ms(&[4, 1, 2, 3])).expect("samples");
         assert_eq!(even.median, Duration::from_micros(2500));
         assert!(Summary::of(&[]).is_none());
+    }
+
+    #[test]
+    fn quantiles_by_rank() {
+        let sorted: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        let q = |q| quantile(&sorted, q).expect("samples");
+        assert_eq!(
+            (q(0.0), q(0.5), q(0.99), q(1.0)),
+            (
+                Duration::from_millis(1),
+                Duration::from_millis(51),
+                Duration::from_millis(99),
+                Duration::from_millis(100)
+            )
+        );
+        assert!(quantile(&[], 0.5).is_none());
     }
 
     #[test]

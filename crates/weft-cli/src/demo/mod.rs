@@ -159,8 +159,11 @@ pub(crate) fn run(args: Args) -> Result<()> {
             dir.clone()
         }
         None => {
-            temp = TempDir::new()?;
-            temp.0.clone()
+            temp = tempfile::Builder::new()
+                .prefix("weft-demo-")
+                .tempdir()
+                .context("create a temporary directory")?;
+            temp.path().to_path_buf()
         }
     };
     let chatter = Arc::new(Chatter::default());
@@ -434,21 +437,4 @@ fn watch(
     status.abandon();
     talk.abandon();
     Ok(())
-}
-
-/// A directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Result<TempDir> {
-        let dir = std::env::temp_dir().join(format!("weft-demo-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
-        Ok(TempDir(dir))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }

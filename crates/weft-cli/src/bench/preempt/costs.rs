@@ -11,6 +11,7 @@
 //! | fork | `fork`, the child exiting at once, and `waitpid` |
 //! | timeout | [`Continuation::resume`] of a call spinning in `while (true)` with a quantum of 100 µs, 1 ms and 10 ms: the time until it is paused, against the quantum |
 
+use crate::bench::stats::quantile;
 use crate::bench::table::Table;
 use anyhow::{Context, Result, bail};
 use indicatif::ProgressBar;
@@ -75,10 +76,7 @@ pub(super) struct Micros {
 impl Micros {
     fn of(samples: &mut [Duration]) -> Micros {
         samples.sort_unstable();
-        let at = |q: f64| {
-            let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
-            samples.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e6)
-        };
+        let at = |q| quantile(samples, q).map_or(0.0, |d| d.as_secs_f64() * 1e6);
         Micros {
             p50: at(0.5),
             p99: at(0.99),

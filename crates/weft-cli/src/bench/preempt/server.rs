@@ -128,10 +128,8 @@ impl Millis {
             return None;
         }
         samples.sort_unstable();
-        let at = |q: f64| {
-            let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
-            samples[i].as_secs_f64() * 1e3
-        };
+        let at =
+            |q| crate::bench::stats::quantile(samples, q).map_or(0.0, |d| d.as_secs_f64() * 1e3);
         Some(Millis {
             p50: at(0.5),
             p99: at(0.99),

@@ -100,15 +100,6 @@ fn per_instantiate_pre(pre: &InstancePre<()>) -> Result<Duration> {
     })
 }
 
-/// A directory removed when dropped.
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 pub(super) fn measure(runs: u32, progress: &ProgressBar) -> Result<Figures> {
     let wasm = wat::parse_str(C_LIKE_MODULE).context("assemble")?;
     let fuel = weft_instrument::Config::fuel;
@@ -117,9 +108,11 @@ pub(super) fn measure(runs: u32, progress: &ProgressBar) -> Result<Figures> {
     let (plain, plain_pre) = wasmtime_module(&wasmtime::Config::new(), &wasm)?;
     let (_, pooled_pre) = wasmtime_module(&pooling_config(), &wasm).context("pooling")?;
 
-    let pid = std::process::id();
-    let cache = TempDir(std::env::temp_dir().join(format!("weft-bench-snapshot-{pid}")));
-    let cached = || runtime(Some(cache.0.clone()), fuel());
+    let cache = tempfile::Builder::new()
+        .prefix("weft-bench-snapshot-")
+        .tempdir()
+        .context("create a temporary cache directory")?;
+    let cached = || runtime(Some(cache.path().to_path_buf()), fuel());
     cached()?.load(&wasm).context("fill the disk cache")?;
 
     let mut samples: [Vec<Duration>; 7] = Default::default();

@@ -80,8 +80,8 @@ pub(super) fn measure(progress: &ProgressBar) -> Result<Figures> {
 fn percentiles_us(mut samples: Vec<Duration>) -> Result<[f64; 3]> {
     ensure!(!samples.is_empty(), "no pause was measured");
     samples.sort_unstable();
-    let last = samples.len() - 1;
-    Ok([0.5, 0.99, 1.0].map(|q| samples[(last as f64 * q).round() as usize].as_secs_f64() * 1e6))
+    Ok([0.5, 0.99, 1.0]
+        .map(|q| crate::bench::stats::quantile(&samples, q).map_or(0.0, |d| d.as_secs_f64() * 1e6)))
 }
 
 /// A spinning flag-mode script, as an interrupt and a run-until-paused.
