@@ -153,4 +153,4 @@ pub fn table_export(index: u32) -> String {
 /// linked to each other (one calling into another directly or through a
 /// shared table) must share one control state so that an unwind crosses
 /// instance boundaries.
-pub const SHARED_STATE_MODULE: &str = "weft";
+pub const SHARED_STATE_MODULE: &str = "__weft_shared";
