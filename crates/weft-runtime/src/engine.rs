@@ -190,6 +190,7 @@ impl Runtime {
             Engine::new(&wasmtime).map_err(|e| Error::engine("cannot create the engine", e))?;
         let mut linker = Linker::new(&engine);
         wasi::add_to_linker(&mut linker)?;
+        crate::api::add_to_linker(&mut linker)?;
         Ok(Runtime {
             engine,
             config,

@@ -15,6 +15,11 @@ use std::time::{Duration, Instant, SystemTime};
 use wasmtime::{Global, Memory, ResourceLimiter};
 use weft_snapshot::Limits;
 
+use crate::api::ApiState;
+
+/// Tells whether a module name can be spawned (see [`crate::Script::set_spawnable`]).
+pub type Spawnable = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
 /// Nanoseconds of virtual time per unit of fuel in deterministic mode.
 pub const NANOS_PER_FUEL: u64 = 1;
 
@@ -133,6 +138,18 @@ pub enum Pending {
         /// The index of the clock subscription that fires then.
         subscription: u32,
     },
+    /// The API's `sleep`, until `deadline` (nanoseconds on the script's
+    /// monotonic clock).
+    Nap {
+        /// When the sleep ends.
+        deadline: u64,
+    },
+    /// The API's `recv` waiting for a message until `deadline` (for ever
+    /// if `None`); a timer firing before then also ends the wait.
+    Receive {
+        /// When the wait times out.
+        deadline: Option<u64>,
+    },
     /// A host call that completed (its effects and outputs are done) and
     /// then paused the script because an interrupt was asked for while it
     /// ran; resumed, the call returns this errno without running again.
@@ -186,6 +203,9 @@ pub struct HostState {
     /// A restored script's monotonic clock counts the time since, so that
     /// a sleep goes on in real time while the script is on disk.
     pub captured_at: u64,
+    /// What the weft host API keeps: mailbox, outbox, timers, key-value
+    /// store.
+    pub api: ApiState,
 }
 
 /// The random generator of a script.
@@ -256,6 +276,12 @@ pub struct Host {
     pub(crate) slice_fuel: i64,
     /// When the monotonic clock read `state.monotonic`.
     pub(crate) anchor: Instant,
+    /// The script's id, for the API's `id` and `send`.
+    pub(crate) id: String,
+    /// The modules the API's `spawn` may start, if the embedder offers it.
+    pub(crate) spawnable: Option<Spawnable>,
+    /// The bytes of the key-value store, keys and values together.
+    pub(crate) store_bytes: usize,
 }
 
 impl std::fmt::Debug for Host {
@@ -284,6 +310,7 @@ impl Host {
             state.monotonic = state.monotonic.saturating_add(away);
             state.captured_at = 0;
         }
+        let store_bytes = state.api.store_bytes();
         Host {
             state,
             stdio,
@@ -299,6 +326,9 @@ impl Host {
             fuel_base: 0,
             slice_fuel: 0,
             anchor: Instant::now(),
+            id: String::new(),
+            spawnable: None,
+            store_bytes,
         }
     }
 

@@ -101,6 +101,7 @@
 //! through the protocol of [`weft_instrument::abi`].
 #![deny(missing_docs)]
 
+pub mod api;
 mod controls;
 mod durable;
 mod engine;
@@ -124,7 +125,7 @@ pub use engine::{
 pub use error::{Error, Result};
 pub use host::{
     Captured, DETERMINISTIC_EPOCH_NANOS, Deterministic, Host, HostState, NANOS_PER_FUEL, Pending,
-    Stdio,
+    Spawnable, Stdio,
 };
 pub use module::ScriptModule;
 pub use preempt::{Continuation, Outcome, Quantum};

@@ -125,7 +125,8 @@ impl ScriptModule {
     ) -> Result<ScriptModule> {
         let mut linker = linker.clone();
         for import in module.imports() {
-            let known = wasi::provides(import.module(), import.name());
+            let known = wasi::provides(import.module(), import.name())
+                || crate::api::provides(import.module(), import.name());
             match import.ty() {
                 ExternType::Func(ty) if import.module() == wasi::MODULE && !known => {
                     wasi::define_unsupported(&mut linker, import.name(), ty)?;

@@ -21,10 +21,11 @@
 //! `Parked`; in `Paused` and `Parked` its whole call stack is in its state
 //! memory, so it holds no native stack and can be moved anywhere.
 
+use crate::api::{ApiState, Message, Outgoing};
 use crate::controls::{Controls, Step};
 use crate::engine::Runtime;
 use crate::error::{Error, Result};
-use crate::host::{Deterministic, Host, HostState, Pending, Stdio};
+use crate::host::{Deterministic, Host, HostState, Pending, Spawnable, Stdio};
 use crate::module::ScriptModule;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -87,8 +88,15 @@ pub enum Budget {
 /// What a parked script waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wake {
-    /// Its monotonic clock reaching this time (a WASI sleep).
+    /// Its monotonic clock reaching this time (a WASI or API sleep).
     At(Duration),
+    /// A message ([`Script::deliver`]), or its monotonic clock reaching
+    /// `deadline` if there is one (the API's `recv` with a timeout, or the
+    /// script's next timer).
+    Message {
+        /// When the wait ends without a message.
+        deadline: Option<Duration>,
+    },
 }
 
 /// A trap that ended a script.
@@ -288,6 +296,7 @@ impl Script {
             stdout_bytes: 0,
             stderr_bytes: 0,
             captured_at: 0,
+            api: ApiState::default(),
         };
         let meta = Metadata {
             script_id: options.id,
@@ -383,6 +392,7 @@ impl Script {
         };
         let memory = instance.get_memory(&mut store, "memory");
         let host = store.data_mut();
+        host.id = meta.script_id.clone();
         host.memory = memory;
         host.control_state = Some(controls.state);
         host.state_memory = Some(controls.state_memory);
@@ -437,8 +447,14 @@ impl Script {
     /// time has come, or in deterministic mode (where sleeping takes no
     /// real time); `None` if it is not parked.
     pub fn park_remaining(&self) -> Option<Duration> {
-        let Status::Parked(Wake::At(at)) = self.status else {
-            return None;
+        let at = match self.status {
+            Status::Parked(Wake::At(at)) => at,
+            // A message may be waiting already (delivered while the script
+            // ran, or a timer that fired).
+            Status::Parked(Wake::Message { .. }) if self.has_mail() => Duration::ZERO,
+            Status::Parked(Wake::Message { deadline: None }) => Duration::MAX,
+            Status::Parked(Wake::Message { deadline: Some(at) }) => at,
+            _ => return None,
         };
         let host = self.store.data();
         if host.state.deterministic.is_some() {
@@ -446,6 +462,40 @@ impl Script {
         }
         let now = Duration::from_nanos(host.monotonic(self.accounting.fuel_used));
         Some(at.saturating_sub(now))
+    }
+
+    /// Whether the script's mailbox holds a message.
+    pub fn has_mail(&self) -> bool {
+        !self.store.data().state.api.inbox.is_empty()
+    }
+
+    /// What the weft host API keeps for the script: mailbox, outbox,
+    /// timers and key-value store.
+    pub fn api_state(&self) -> &ApiState {
+        &self.store.data().state.api
+    }
+
+    /// Puts a message from `from` into the script's mailbox. A parked
+    /// script waiting for one should be run again. A full mailbox drops
+    /// the message, counts it ([`ApiState::dropped`]) and returns `false`.
+    pub fn deliver(&mut self, from: &str, body: Vec<u8>) -> bool {
+        self.store.data_mut().state.api.deliver(Message {
+            from: from.to_string(),
+            body,
+        })
+    }
+
+    /// Takes the messages the script sent and the scripts it spawned since
+    /// the last call, in the order it asked, for the embedder to deliver.
+    pub fn take_outbox(&mut self) -> Vec<Outgoing> {
+        std::mem::take(&mut self.store.data_mut().state.api.outbox)
+    }
+
+    /// Lets the script spawn scripts through the API: `spawnable` tells
+    /// which module names exist. Without it `spawn` answers `NOTSUP`. Not
+    /// part of the snapshot: set it again on a restored script.
+    pub fn set_spawnable(&mut self, spawnable: Spawnable) {
+        self.store.data_mut().spawnable = Some(spawnable);
     }
 
     /// Kills the script: it never runs again. Its memory is freed when the
@@ -556,9 +606,20 @@ impl Script {
                 }
                 Ok(Step::Unwound) => {
                     self.controls.set_flag(&mut self.store, false);
-                    break match self.store.data().state.pending {
-                        Some(Pending::Sleep { deadline, .. }) => {
+                    let state = &self.store.data().state;
+                    break match state.pending {
+                        Some(Pending::Sleep { deadline, .. } | Pending::Nap { deadline }) => {
                             Status::Parked(Wake::At(Duration::from_nanos(deadline)))
+                        }
+                        Some(Pending::Receive { deadline }) => {
+                            let timer = state.api.next_timer_deadline();
+                            let deadline = match (deadline, timer) {
+                                (Some(a), Some(b)) => Some(a.min(b)),
+                                (a, b) => a.or(b),
+                            };
+                            Status::Parked(Wake::Message {
+                                deadline: deadline.map(Duration::from_nanos),
+                            })
                         }
                         Some(Pending::Yield | Pending::Done(_)) | None => Status::Paused,
                     };

@@ -315,6 +315,9 @@ impl Script {
         let limits = limits.unwrap_or(snapshot.meta.limits);
         snapshot.validate(module.shape(), &limits)?;
         let host = host_state(snapshot)?;
+        host.api
+            .check()
+            .map_err(|e| Error::State(format!("the snapshot's host state is invalid: {e}")))?;
         let frames = saved_frames(&snapshot.state_memory, module.info())?;
         let expected_state = if frames.is_empty() {
             abi::STATE_NORMAL

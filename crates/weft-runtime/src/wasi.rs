@@ -34,7 +34,7 @@ const ENOSYS: Errno = 52;
 const ESPIPE: Errno = 70;
 
 const CLOCK_REALTIME: i32 = 0;
-const CLOCK_MONOTONIC: i32 = 1;
+pub(crate) const CLOCK_MONOTONIC: i32 = 1;
 const CLOCK_PROCESS_CPUTIME: i32 = 2;
 const CLOCK_THREAD_CPUTIME: i32 = 3;
 
@@ -106,10 +106,10 @@ pub(crate) fn define_unsupported(
 }
 
 /// Guest memory, with every access bounds-checked.
-struct Guest<'a>(&'a mut [u8]);
+pub(crate) struct Guest<'a>(pub(crate) &'a mut [u8]);
 
 impl Guest<'_> {
-    fn range(&self, ptr: u32, len: u64) -> Result<std::ops::Range<usize>, Errno> {
+    pub(crate) fn range(&self, ptr: u32, len: u64) -> Result<std::ops::Range<usize>, Errno> {
         let start = u64::from(ptr);
         let end = start.checked_add(len).ok_or(EFAULT)?;
         if end > self.0.len() as u64 {
@@ -118,12 +118,12 @@ impl Guest<'_> {
         Ok(start as usize..end as usize)
     }
 
-    fn bytes(&self, ptr: u32, len: u64) -> Result<&[u8], Errno> {
+    pub(crate) fn bytes(&self, ptr: u32, len: u64) -> Result<&[u8], Errno> {
         let r = self.range(ptr, len)?;
         Ok(&self.0[r])
     }
 
-    fn bytes_mut(&mut self, ptr: u32, len: u64) -> Result<&mut [u8], Errno> {
+    pub(crate) fn bytes_mut(&mut self, ptr: u32, len: u64) -> Result<&mut [u8], Errno> {
         let r = self.range(ptr, len)?;
         Ok(&mut self.0[r])
     }
@@ -144,7 +144,7 @@ impl Guest<'_> {
         Ok(u64::from_le_bytes(word))
     }
 
-    fn put(&mut self, ptr: u32, bytes: &[u8]) -> Result<(), Errno> {
+    pub(crate) fn put(&mut self, ptr: u32, bytes: &[u8]) -> Result<(), Errno> {
         self.bytes_mut(ptr, bytes.len() as u64)?
             .copy_from_slice(bytes);
         Ok(())
@@ -189,7 +189,7 @@ fn with_memory(
 }
 
 /// The fuel the script has used up to this host call.
-fn fuel_used(caller: &mut Caller<'_, Host>) -> u64 {
+pub(crate) fn fuel_used(caller: &mut Caller<'_, Host>) -> u64 {
     let host = caller.data();
     let (base, slice) = (host.fuel_base, host.slice_fuel);
     match host.fuel {
@@ -201,7 +201,7 @@ fn fuel_used(caller: &mut Caller<'_, Host>) -> u64 {
     }
 }
 
-fn clock(caller: &mut Caller<'_, Host>, id: i32) -> Result<u64, Errno> {
+pub(crate) fn clock(caller: &mut Caller<'_, Host>, id: i32) -> Result<u64, Errno> {
     let used = fuel_used(caller);
     let host = caller.data();
     match id {
@@ -220,7 +220,7 @@ fn clock(caller: &mut Caller<'_, Host>, id: i32) -> Result<u64, Errno> {
 /// script pauses right after the call, which returns `errno` when resumed
 /// (see [`Pending::Done`]), so that even a script that checks only fuel
 /// can be paused, killed or rescheduled at such a call.
-fn finish_slow_call(caller: &mut Caller<'_, Host>, errno: i32) -> wasmtime::Result<i32> {
+pub(crate) fn finish_slow_call(caller: &mut Caller<'_, Host>, errno: i32) -> wasmtime::Result<i32> {
     let asked = caller.data().state_memory.is_some_and(|m| {
         let at = abi::FLAG_OFFSET as usize;
         m.data(&*caller)
@@ -235,7 +235,7 @@ fn finish_slow_call(caller: &mut Caller<'_, Host>, errno: i32) -> wasmtime::Resu
 
 /// The result of a host call resumed after [`finish_slow_call`] paused the
 /// script, if this is one.
-fn resumed_result(caller: &mut Caller<'_, Host>) -> Option<i32> {
+pub(crate) fn resumed_result(caller: &mut Caller<'_, Host>) -> Option<i32> {
     match caller.data().state.pending {
         Some(Pending::Done(errno)) => {
             caller.data_mut().state.pending = None;
@@ -245,7 +245,7 @@ fn resumed_result(caller: &mut Caller<'_, Host>) -> Option<i32> {
     }
 }
 
-fn suspend(caller: &mut Caller<'_, Host>, pending: Pending) -> wasmtime::Result<()> {
+pub(crate) fn suspend(caller: &mut Caller<'_, Host>, pending: Pending) -> wasmtime::Result<()> {
     let Some(state) = caller.data().control_state else {
         wasmtime::bail!("the script's control state is not bound");
     };

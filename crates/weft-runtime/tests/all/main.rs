@@ -2,6 +2,7 @@
 //! machine, the WASI subset, limits, deterministic mode, sleeps, snapshots,
 //! the disk cache and interrupts.
 
+mod api;
 mod cache;
 mod deterministic;
 mod interrupt;
