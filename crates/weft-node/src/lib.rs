@@ -3,5 +3,7 @@
 #![deny(missing_docs)]
 
 mod task;
+mod world;
 
 pub use task::{FIRST_SLICE_FUEL, ScriptTask, StdioFactory};
+pub use world::{Error as WorldError, OutputFactory, SaveReport, ScriptInfo, World};

@@ -2,6 +2,7 @@
 //! interrupts it through its flag, and hibernates it to a compressed
 //! snapshot when it is idle.
 
+use crate::world::Link;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use weft_runtime::{
@@ -22,6 +23,8 @@ pub struct ScriptTask {
     /// The interrupt handle of the live instance, swapped when the script
     /// comes back from hibernation.
     interrupter: Arc<Flag>,
+    /// The script's place in a [`World`](crate::World), if it has one.
+    pub(crate) link: Option<Link>,
 }
 
 enum State {
@@ -61,6 +64,7 @@ impl ScriptTask {
             state: State::Live(Box::new(script)),
             stdio,
             interrupter: Arc::new(flag),
+            link: None,
         }
     }
 
@@ -69,9 +73,12 @@ impl ScriptTask {
         if let State::Hibernated(bytes) = &self.state {
             let restored = restore(&self.runtime, &self.module, bytes, (self.stdio)());
             match restored {
-                Ok(script) => {
+                Ok(mut script) => {
                     *self.interrupter.0.lock().unwrap_or_else(|e| e.into_inner()) =
                         Some(script.interrupt_handle());
+                    if let Some(link) = &self.link {
+                        script.set_spawnable(link.spawnable.clone());
+                    }
                     self.state = State::Live(Box::new(script));
                 }
                 Err(e) => {
@@ -97,6 +104,25 @@ impl ScriptTask {
         }
     }
 
+    /// If the world asked for this script to leave, captures it, hands the
+    /// snapshot over and ends the task.
+    fn evict_if_asked(&mut self) -> Option<SliceEnd> {
+        let reply = self.link.as_ref()?.take_eviction()?;
+        let captured = self.script().and_then(|script| {
+            script.flush();
+            script
+                .snapshot()
+                .map_err(|e| format!("cannot capture the script: {e}"))
+        });
+        let end = match &captured {
+            Ok(_) => SliceEnd::finished(0, crate::world::EVICTED),
+            // The script stays where it is; the caller gets the error.
+            Err(_) => SliceEnd::runnable(0),
+        };
+        let _ = reply.send(captured);
+        Some(end)
+    }
+
     /// The hibernated snapshot's size, if the script is hibernated.
     pub fn hibernated_bytes(&self) -> Option<usize> {
         match &self.state {
@@ -120,10 +146,17 @@ fn restore(
 
 impl Task for ScriptTask {
     fn run(&mut self, slice: &Slice) -> SliceEnd {
+        if let Some(end) = self.evict_if_asked() {
+            return end;
+        }
+        let link = self.link.clone();
         let script = match self.script() {
             Ok(script) => script,
             Err(e) => return SliceEnd::finished(0, e),
         };
+        if let Some(link) = &link {
+            link.collect_mail(script);
+        }
         let checks_fuel = script.module().info().config.checks_fuel();
         let budget = match slice.fuel {
             Some(fuel) if checks_fuel => Budget::Fuel(fuel.max(1)),
@@ -138,11 +171,27 @@ impl Task for ScriptTask {
             Err(e) => return SliceEnd::finished(0, format!("error: {e}")),
         };
         let fuel_used = script.accounting().fuel_used.saturating_sub(before);
+        if let Some(link) = &link {
+            link.dispatch(script);
+        }
         let next = match status {
             Status::Paused | Status::Created => Next::Runnable,
             Status::Parked(ScriptWake::At(_)) => {
                 let wait = script.park_remaining().unwrap_or_default();
                 Next::Park(Wake::At(Instant::now() + wait))
+            }
+            Status::Parked(ScriptWake::Message { .. })
+                if script.has_mail() || link.as_ref().is_some_and(Link::has_mail) =>
+            {
+                Next::Runnable
+            }
+            Status::Parked(ScriptWake::Message { deadline: None }) => Next::Park(Wake::Message),
+            Status::Parked(ScriptWake::Message { deadline: Some(_) }) => {
+                let wait = script.park_remaining().unwrap_or_default();
+                match Instant::now().checked_add(wait) {
+                    Some(at) => Next::Park(Wake::MessageOrAt(at)),
+                    None => Next::Park(Wake::Message),
+                }
             }
             Status::Exited(code) => Next::Finished(format!("exited with status {code}")),
             Status::Trapped(trap) => Next::Finished(format!("trapped: {}", trap.message)),
