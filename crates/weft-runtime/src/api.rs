@@ -158,13 +158,16 @@ impl ApiState {
                 from: String::new(),
                 body: timer.tag.to_le_bytes().to_vec(),
             });
-            if timer.interval == 0 {
-                self.timers.remove(i);
-            } else {
-                let periods = (now - timer.deadline) / timer.interval + 1;
-                self.timers[i].deadline = timer
-                    .deadline
-                    .saturating_add(periods.saturating_mul(timer.interval));
+            match (now - timer.deadline).checked_div(timer.interval) {
+                None => {
+                    self.timers.remove(i);
+                }
+                Some(missed) => {
+                    let periods = missed.saturating_add(1);
+                    self.timers[i].deadline = timer
+                        .deadline
+                        .saturating_add(periods.saturating_mul(timer.interval));
+                }
             }
         }
     }
@@ -535,7 +538,7 @@ fn spawn(
         let module = script_id(g, module, module_len)?;
         let raw = bytes(g, args, args_len)?;
         let mut args: Vec<String> = match std::str::from_utf8(raw) {
-            Ok(s) if s.is_empty() => Vec::new(),
+            Ok("") => Vec::new(),
             Ok(s) => s
                 .strip_suffix('\0')
                 .unwrap_or(s)

@@ -9,7 +9,8 @@
 //!
 //! Provided: `args_*`, `environ_*`, `clock_res_get`, `clock_time_get`,
 //! `random_get`, `fd_write` / `fd_read` on the standard streams,
-//! `fd_fdstat_get`, `fd_seek` and `fd_close` on them, `fd_prestat_*` (no
+//! `fd_fdstat_get`, `fd_seek`, `fd_pread` and `fd_pwrite` (the streams
+//! are not seekable: `ESPIPE`) and `fd_close` on them, `fd_prestat_*` (no
 //! preopened directories), `proc_exit`, `sched_yield` (a yield point) and
 //! `poll_oneoff` (a clock subscription parks the script). Every other
 //! preview1 function a module imports answers `ENOSYS`. A guest call never
@@ -63,6 +64,8 @@ const PROVIDED: &[&str] = &[
     "fd_read",
     "fd_fdstat_get",
     "fd_seek",
+    "fd_pread",
+    "fd_pwrite",
     "fd_close",
     "fd_prestat_get",
     "fd_prestat_dir_name",
@@ -468,6 +471,29 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>) -> Result<()> {
             },
         )
         .map_err(define)?;
+    // Positioned reads and writes: the standard streams are not seekable
+    // (a caller such as Zig's file writer then falls back to streaming).
+    for name in ["fd_pread", "fd_pwrite"] {
+        linker
+            .func_wrap(
+                MODULE,
+                name,
+                |caller: Caller<'_, Host>,
+                 fd: i32,
+                 _iovs: u32,
+                 _count: u32,
+                 _offset: i64,
+                 _out: u32|
+                 -> i32 {
+                    if is_open(caller.data(), fd) {
+                        ESPIPE
+                    } else {
+                        EBADF
+                    }
+                },
+            )
+            .map_err(define)?;
+    }
     linker
         .func_wrap(
             MODULE,
