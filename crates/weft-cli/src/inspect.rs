@@ -84,8 +84,24 @@ pub fn run(path: &Path, json: bool) -> Result<()> {
         None => None,
     };
     let state = match (host.in_call, host.pending) {
-        (true, Some(Pending::Sleep { deadline, .. })) => format!(
+        (true, Some(Pending::Sleep { deadline, .. } | Pending::Nap { deadline })) => format!(
             "parked (asleep until {:.6} s on its clock, now {:.6} s)",
+            deadline as f64 / 1e9,
+            host.monotonic as f64 / 1e9
+        ),
+        (true, Some(Pending::Receive { deadline: None })) => {
+            format!(
+                "parked (waiting for a message; {} in its mailbox)",
+                host.api.inbox.len()
+            )
+        }
+        (
+            true,
+            Some(Pending::Receive {
+                deadline: Some(deadline),
+            }),
+        ) => format!(
+            "parked (waiting for a message until {:.6} s on its clock, now {:.6} s)",
             deadline as f64 / 1e9,
             host.monotonic as f64 / 1e9
         ),

@@ -5,9 +5,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 
 mod bench;
+mod compile;
 mod demo;
 mod inspect;
 mod script;
+mod up;
 
 #[derive(Parser)]
 #[command(
@@ -40,6 +42,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Build a script module from a source file (.c, .cc, .cpp, .zig, .ts,
+    /// .rs, .wat) with its language's toolchain and weft's host API SDK.
+    Compile {
+        /// The source file; its extension names the language.
+        source: PathBuf,
+        /// Where to write the module.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Build even if the cache holds the result, and do not store it.
+        #[arg(long)]
+        no_cache: bool,
+        /// Print a summary as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run a script (a WASI command module), preempted, saved and resumed as asked.
     Run(script::RunOptions),
     /// Continue a script saved by `weft run --stop-after N --save PATH`.
@@ -56,6 +73,10 @@ enum Command {
     /// live under the scheduler; all are snapshotted to disk, dropped,
     /// restored into a fresh runtime, and continue where they were.
     Demo(demo::Args),
+    /// Run several scripts together under the scheduler; they talk through
+    /// the weft host API (messages, timers, spawn). The world can be saved
+    /// and continued.
+    Up(up::Args),
     /// Measure weft against baselines.
     Bench {
         #[command(subcommand)]
@@ -71,8 +92,12 @@ enum Mode {
     Flag,
 }
 
-/// Reads a module from a `.wasm` or `.wat` file.
+/// Reads a module from a `.wasm` or `.wat` file, or builds it from a source
+/// file (through the cache of `weft compile`).
 pub(crate) fn read_module(path: &Path) -> Result<Vec<u8>> {
+    if compile::Language::of(path).is_some_and(compile::Language::needs_toolchain) {
+        return compile::read_source(path);
+    }
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     if bytes.starts_with(b"\0asm") {
         return Ok(bytes);
@@ -107,6 +132,12 @@ fn main() {
 /// Runs a command and returns the process's exit status.
 fn run(cli: Cli) -> Result<i32> {
     match cli.command {
+        Command::Compile {
+            source,
+            output,
+            no_cache,
+            json,
+        } => compile::run(&source, &output, no_cache, json).map(|()| 0),
         Command::Run(options) => script::run(options),
         Command::Resume(options) => script::resume(options),
         Command::Inspect { snapshot, json } => inspect::run(&snapshot, json).map(|()| 0),
@@ -157,6 +188,7 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Demo(args) => demo::run(args).map(|()| 0),
+        Command::Up(args) => up::run(args),
         Command::Bench { which } => bench::run(which).map(|()| 0),
     }
 }

@@ -58,6 +58,8 @@ struct Stats {
     slices: u64,
     roundtrips: u64,
     seconds: f64,
+    #[serde(skip)]
+    warned_unsent: bool,
 }
 
 impl Stats {
@@ -123,7 +125,7 @@ pub struct ResumeOptions {
     drive: Drive,
 }
 
-fn parse_bytes(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_bytes(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => text.split_at(i),
@@ -296,7 +298,23 @@ fn drive_script(
             Status::Killed | Status::Created | Status::Running => {
                 bail!("the script stopped unexpectedly ({status:?})")
             }
+            Status::Parked(weft_runtime::Wake::Message { deadline: None })
+                if !script.has_mail() =>
+            {
+                bail!(
+                    "the script waits for a message with no timeout, and under `weft run` \
+                     no other script can send it one (run scripts that talk with `weft up`)"
+                )
+            }
             Status::Paused | Status::Parked(_) => {}
+        }
+        let unsent = script.take_outbox().len();
+        if unsent > 0 && !stats.warned_unsent {
+            stats.warned_unsent = true;
+            eprintln!(
+                "weft: the script sends messages or spawns scripts; under `weft run` there is no \
+                 other script to receive them and they are dropped (use `weft up`)"
+            );
         }
         if left == Some(0) {
             let path = drive.save.as_ref().context("--stop-after needs --save")?;

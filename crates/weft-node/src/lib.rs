@@ -6,4 +6,4 @@ mod task;
 mod world;
 
 pub use task::{FIRST_SLICE_FUEL, ScriptTask, StdioFactory};
-pub use world::{Error as WorldError, OutputFactory, SaveReport, ScriptInfo, World};
+pub use world::{Error as WorldError, NewScript, OutputFactory, SaveReport, ScriptInfo, World};

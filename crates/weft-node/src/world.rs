@@ -181,6 +181,19 @@ pub struct World {
     inner: Arc<Inner>,
 }
 
+/// A script for [`World::spawn_all`] to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewScript {
+    /// Its id.
+    pub id: String,
+    /// The name of its module.
+    pub module: String,
+    /// Its owner.
+    pub owner: String,
+    /// Its command line, the program name first.
+    pub args: Vec<String>,
+}
+
 /// One script as [`World::scripts`] lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScriptInfo {
@@ -270,26 +283,50 @@ impl Inner {
     }
 
     fn spawn(&self, id: &str, module: &str, owner: &str, args: Vec<String>) -> Result<()> {
-        if !valid_id(id) {
-            return Err(Error::BadId(id.into()));
-        }
-        let code = self.module(module)?;
-        let mut scripts = self.scripts();
-        if scripts.entries.contains_key(id) {
-            return Err(Error::Duplicate(id.into()));
-        }
-        let options = ScriptOptions {
-            args,
+        self.spawn_all(vec![NewScript {
             id: id.into(),
+            module: module.into(),
             owner: owner.into(),
-            limits: self.limits,
-            ..ScriptOptions::default()
-        };
-        let script = Script::spawn(&self.runtime, &code, options, (self.output)(id))?;
-        let entry = Entry::new(owner, module);
-        let task = self.task(script, &entry, id);
-        scripts.entries.insert(id.into(), entry);
-        self.start(&mut scripts, id, task)
+            args,
+        }])
+    }
+
+    /// Starts all of `new` or none: every id is known before any of them
+    /// runs, so that their first messages to each other arrive.
+    fn spawn_all(&self, new: Vec<NewScript>) -> Result<()> {
+        let mut scripts = self.scripts();
+        let mut ready = Vec::with_capacity(new.len());
+        for (i, n) in new.iter().enumerate() {
+            if !valid_id(&n.id) {
+                return Err(Error::BadId(n.id.clone()));
+            }
+            if scripts.entries.contains_key(&n.id) || new[..i].iter().any(|m| m.id == n.id) {
+                return Err(Error::Duplicate(n.id.clone()));
+            }
+            let code = self.module(&n.module)?;
+            let options = ScriptOptions {
+                args: n.args.clone(),
+                id: n.id.clone(),
+                owner: n.owner.clone(),
+                limits: self.limits,
+                ..ScriptOptions::default()
+            };
+            let script = Script::spawn(&self.runtime, &code, options, (self.output)(&n.id))?;
+            let entry = Entry::new(&n.owner, &n.module);
+            let task = self.task(script, &entry, &n.id);
+            ready.push((n.id.clone(), entry, task));
+        }
+        let tasks: Vec<(String, ScriptTask)> = ready
+            .into_iter()
+            .map(|(id, entry, task)| {
+                scripts.entries.insert(id.clone(), entry);
+                (id, task)
+            })
+            .collect();
+        for (id, task) in tasks {
+            self.start(&mut scripts, &id, task)?;
+        }
+        Ok(())
     }
 
     fn dispatch(&self, from: &str, owner: &str, outgoing: Vec<Outgoing>) {
@@ -388,6 +425,13 @@ impl World {
         self.inner.spawn(id, module, owner, args)
     }
 
+    /// Starts several scripts, all or none, each knowing the others from
+    /// its first instruction on (a message to a script not started yet
+    /// would be dropped).
+    pub fn spawn_all(&self, scripts: Vec<NewScript>) -> Result<()> {
+        self.inner.spawn_all(scripts)
+    }
+
     /// Sends a message to `to` as if from `from`.
     pub fn send(&self, from: &str, to: &str, body: Vec<u8>) {
         self.inner.post(from, to, body);
@@ -463,7 +507,13 @@ impl World {
             *entry.eviction.lock().unwrap_or_else(|e| e.into_inner()) = Some(reply);
             (task, entry.eviction.clone())
         };
-        self.with_scheduler(|s| s.wake(task));
+        let woken = self.with_scheduler(|s| s.wake(task));
+        if let Some(Err(weft_sched::Error::UnknownTask(_))) = woken {
+            // It ended (or was killed) and the world has not seen it yet.
+            slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+            self.inner.poll_exits();
+            return Err(Error::NotRunning(id.into()));
+        }
         let outcome = match result.recv_timeout(timeout) {
             Ok(outcome) => outcome,
             Err(_) => {
