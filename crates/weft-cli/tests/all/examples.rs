@@ -107,6 +107,10 @@ fn counter_counts_in_every_language() {
         assert_eq!(lines_of(&lines, "counter"), expected, "{language}");
         assert_eq!(exit_of(&summary, "counter"), "exited with status 0");
     }
+    let wat = examples_dir().join("wat/counter.wat");
+    let (lines, _) = up(&[&path(&wat)]);
+    let expected: Vec<String> = (1..=10).map(|i| format!("count {i}")).collect();
+    assert_eq!(lines_of(&lines, "counter"), expected, "wat");
 }
 
 #[test]
