@@ -5,10 +5,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 
 mod bench;
+mod client;
 mod compile;
 mod demo;
 mod inspect;
 mod script;
+mod serve;
 mod up;
 
 #[derive(Parser)]
@@ -59,8 +61,9 @@ enum Command {
     },
     /// Run a script (a WASI command module), preempted, saved and resumed as asked.
     Run(script::RunOptions),
-    /// Continue a script saved by `weft run --stop-after N --save PATH`.
-    Resume(script::ResumeOptions),
+    /// Continue a script saved by `weft run --stop-after N --save PATH`, or
+    /// resume a paused script on a node (`weft resume [--node URL] ID`).
+    Resume(client::ResumeArgs),
     /// Show what a snapshot holds: module, sizes, fuel used, state, call stack.
     Inspect {
         /// The snapshot.
@@ -77,6 +80,11 @@ enum Command {
     /// the weft host API (messages, timers, spawn). The world can be saved
     /// and continued.
     Up(up::Args),
+    /// Host scripts behind an HTTP + JSON API (docs/node-api.md), with a
+    /// durable store: scripts survive restarts and crashes.
+    Serve(serve::Args),
+    #[command(flatten)]
+    Node(client::NodeCommand),
     /// Measure weft against baselines.
     Bench {
         #[command(subcommand)]
@@ -139,7 +147,7 @@ fn run(cli: Cli) -> Result<i32> {
             json,
         } => compile::run(&source, &output, no_cache, json).map(|()| 0),
         Command::Run(options) => script::run(options),
-        Command::Resume(options) => script::resume(options),
+        Command::Resume(args) => client::resume(args),
         Command::Inspect { snapshot, json } => inspect::run(&snapshot, json).map(|()| 0),
         Command::Instrument {
             input,
@@ -188,7 +196,9 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Demo(args) => demo::run(args).map(|()| 0),
+        Command::Serve(args) => serve::run(args),
         Command::Up(args) => up::run(args),
+        Command::Node(command) => client::run(command).map(|()| 0),
         Command::Bench { which } => bench::run(which).map(|()| 0),
     }
 }

@@ -2,8 +2,15 @@
 //! between nodes.
 #![deny(missing_docs)]
 
+pub mod node;
+pub mod server;
+pub mod store;
 mod task;
 mod world;
 
+pub use node::{Node, NodeConfig, Record};
 pub use task::{FIRST_SLICE_FUEL, ScriptTask, StdioFactory};
-pub use world::{Error as WorldError, NewScript, OutputFactory, SaveReport, ScriptInfo, World};
+pub use world::{
+    CheckpointSink, Checkpoints, Error as WorldError, KILLED, NewScript, OutputFactory, SaveReport,
+    ScriptInfo, World,
+};

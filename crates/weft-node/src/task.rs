@@ -25,6 +25,10 @@ pub struct ScriptTask {
     interrupter: Arc<Flag>,
     /// The script's place in a [`World`](crate::World), if it has one.
     pub(crate) link: Option<Link>,
+    /// When the world last took a checkpoint of it.
+    checkpointed: Option<Instant>,
+    /// Whether it ran since.
+    dirty: bool,
 }
 
 enum State {
@@ -65,6 +69,8 @@ impl ScriptTask {
             stdio,
             interrupter: Arc::new(flag),
             link: None,
+            checkpointed: None,
+            dirty: true,
         }
     }
 
@@ -123,6 +129,18 @@ impl ScriptTask {
         Some(end)
     }
 
+    /// Hands the script to the world's checkpoint sink.
+    fn checkpoint(&mut self, link: &Link) {
+        let Some(policy) = link.checkpoints() else {
+            return;
+        };
+        if let Ok(script) = self.script() {
+            (policy.sink)(link.id(), script);
+            self.checkpointed = Some(Instant::now());
+            self.dirty = false;
+        }
+    }
+
     /// The hibernated snapshot's size, if the script is hibernated.
     pub fn hibernated_bytes(&self) -> Option<usize> {
         match &self.state {
@@ -150,6 +168,12 @@ impl Task for ScriptTask {
             return end;
         }
         let link = self.link.clone();
+        if let Some(link) = &link
+            && link.take_checkpoint_request()
+            && self.dirty
+        {
+            self.checkpoint(link);
+        }
         let script = match self.script() {
             Ok(script) => script,
             Err(e) => return SliceEnd::finished(0, e),
@@ -174,6 +198,7 @@ impl Task for ScriptTask {
         if let Some(link) = &link {
             link.dispatch(script);
         }
+        let runnable = status.is_runnable();
         let next = match status {
             Status::Paused | Status::Created => Next::Runnable,
             Status::Parked(ScriptWake::At(_)) => {
@@ -198,6 +223,18 @@ impl Task for ScriptTask {
             Status::Killed => Next::Finished("killed".into()),
             Status::Running => Next::Finished("still running after a slice".into()),
         };
+        if let Some(link) = &link
+            && runnable
+        {
+            self.dirty = true;
+            let due = link.checkpoints().is_some_and(|policy| {
+                self.checkpointed
+                    .is_none_or(|at| at.elapsed() >= policy.every)
+            });
+            if due {
+                self.checkpoint(link);
+            }
+        }
         SliceEnd { fuel_used, next }
     }
 

@@ -17,12 +17,16 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
 use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::{Duration, Instant};
 use weft_runtime::api::{Message, Outgoing, limits};
 use weft_runtime::{Runtime, Script, ScriptModule, ScriptOptions, Spawnable, Stdio};
 use weft_sched::{Config, Scheduler, TaskId};
 use weft_snapshot::{DecodeLimits, Limits, Snapshot};
+
+/// The exit of a script killed by [`World::kill`].
+pub const KILLED: &str = "killed";
 
 /// The exit of a task that left the world by [`World::evict`].
 pub(crate) const EVICTED: &str = "evicted from the world";
@@ -96,6 +100,8 @@ pub(crate) struct Link {
     owner: String,
     mailbox: Arc<Mailbox>,
     eviction: Arc<Mutex<Option<Eviction>>>,
+    /// Set by [`World::request_checkpoints`].
+    checkpoint_asked: Arc<AtomicBool>,
     world: Weak<Inner>,
     pub(crate) spawnable: Spawnable,
 }
@@ -132,6 +138,41 @@ impl Link {
             .unwrap_or_else(|e| e.into_inner())
             .take()
     }
+
+    /// The world's checkpoint policy, if it has one.
+    pub(crate) fn checkpoints(&self) -> Option<Checkpoints> {
+        let world = self.world.upgrade()?;
+        world
+            .checkpoints
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Whether [`World::request_checkpoints`] asked for a checkpoint (and
+    /// clears the request).
+    pub(crate) fn take_checkpoint_request(&self) -> bool {
+        self.checkpoint_asked.swap(false, Ordering::Relaxed)
+    }
+
+    /// The script's id.
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// Takes a checkpoint of a script, given its id, at a slice boundary.
+pub type CheckpointSink = Arc<dyn Fn(&str, &mut Script) + Send + Sync>;
+
+/// When a world's scripts are checkpointed ([`World::set_checkpoints`]).
+#[derive(Clone)]
+pub struct Checkpoints {
+    /// A script that ran is checkpointed at the end of its first slice
+    /// this long after its last checkpoint, and when asked by
+    /// [`World::request_checkpoints`].
+    pub every: Duration,
+    /// What takes the checkpoint.
+    pub sink: CheckpointSink,
 }
 
 struct Entry {
@@ -140,6 +181,7 @@ struct Entry {
     task: Option<TaskId>,
     mailbox: Arc<Mailbox>,
     eviction: Arc<Mutex<Option<Eviction>>>,
+    checkpoint_asked: Arc<AtomicBool>,
     exit: Option<String>,
 }
 
@@ -151,6 +193,7 @@ impl Entry {
             task: None,
             mailbox: Arc::default(),
             eviction: Arc::default(),
+            checkpoint_asked: Arc::default(),
             exit: None,
         }
     }
@@ -174,6 +217,7 @@ struct Inner {
     scripts: Mutex<Scripts>,
     output: OutputFactory,
     limits: Limits,
+    checkpoints: RwLock<Option<Checkpoints>>,
 }
 
 /// Scripts under one scheduler, talking to each other; see the module docs.
@@ -259,6 +303,7 @@ impl Inner {
             owner: entry.owner.clone(),
             mailbox: entry.mailbox.clone(),
             eviction: entry.eviction.clone(),
+            checkpoint_asked: entry.checkpoint_asked.clone(),
             world: self.me.clone(),
             spawnable,
         });
@@ -266,12 +311,16 @@ impl Inner {
     }
 
     /// Starts `task` for the entry `id` (which must be in `scripts`).
-    fn start(&self, scripts: &mut Scripts, id: &str, task: ScriptTask) -> Result<()> {
+    fn start(&self, scripts: &mut Scripts, id: &str, task: ScriptTask, paused: bool) -> Result<()> {
         let owner = scripts.entries[id].owner.clone();
         let scheduler = self.scheduler.read().unwrap_or_else(|e| e.into_inner());
         match &*scheduler {
             Some(scheduler) => {
-                let tid = scheduler.spawn(&owner, 1, task)?;
+                let tid = if paused {
+                    scheduler.spawn_paused(&owner, 1, task)?
+                } else {
+                    scheduler.spawn(&owner, 1, task)?
+                };
                 scripts.by_task.insert(tid, id.into());
                 if let Some(entry) = scripts.entries.get_mut(id) {
                     entry.task = Some(tid);
@@ -324,7 +373,7 @@ impl Inner {
             })
             .collect();
         for (id, task) in tasks {
-            self.start(&mut scripts, &id, task)?;
+            self.start(&mut scripts, &id, task, false)?;
         }
         Ok(())
     }
@@ -406,6 +455,7 @@ impl World {
             scripts: Mutex::default(),
             output,
             limits,
+            checkpoints: RwLock::new(None),
         });
         Ok(World { inner })
     }
@@ -418,6 +468,15 @@ impl World {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(name.into(), module);
+    }
+
+    /// Whether a module of that name was added.
+    pub fn has_module(&self, name: &str) -> bool {
+        self.inner
+            .modules
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(name)
     }
 
     /// Starts a script `id` of `owner` from the module named `module`.
@@ -446,6 +505,78 @@ impl World {
             .unwrap_or_else(|e| e.into_inner())
             .as_ref()
             .map(f)
+    }
+
+    /// Sets when scripts are checkpointed, and by what.
+    pub fn set_checkpoints(&self, checkpoints: Checkpoints) {
+        *self
+            .inner
+            .checkpoints
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(checkpoints);
+    }
+
+    /// Asks every running script for a checkpoint at its next slice
+    /// boundary, and wakes those waiting for a message so that they take it
+    /// now (a script asleep takes it when it wakes). Only a script that ran
+    /// since its last checkpoint takes one.
+    pub fn request_checkpoints(&self) {
+        let scripts = self.inner.scripts();
+        let scheduler = self.inner.scheduler.read().unwrap_or_else(|e| e.into_inner());
+        let Some(scheduler) = &*scheduler else {
+            return;
+        };
+        for entry in scripts.entries.values() {
+            if let Some(task) = entry.task {
+                entry.checkpoint_asked.store(true, Ordering::Relaxed);
+                let _ = scheduler.wake(task);
+            }
+        }
+    }
+
+    fn running_task(&self, id: &str) -> Result<TaskId> {
+        let scripts = self.inner.scripts();
+        let entry = scripts
+            .entries
+            .get(id)
+            .ok_or_else(|| Error::UnknownScript(id.into()))?;
+        entry.task.ok_or_else(|| Error::NotRunning(id.into()))
+    }
+
+    /// Pauses a script (within one slice); it keeps its place and mail.
+    pub fn pause(&self, id: &str) -> Result<()> {
+        let task = self.running_task(id)?;
+        self.with_scheduler(|s| s.pause(task))
+            .ok_or_else(|| Error::NotRunning(id.into()))??;
+        Ok(())
+    }
+
+    /// Resumes a paused script.
+    pub fn resume(&self, id: &str) -> Result<()> {
+        let task = self.running_task(id)?;
+        self.with_scheduler(|s| s.resume(task))
+            .ok_or_else(|| Error::NotRunning(id.into()))??;
+        Ok(())
+    }
+
+    /// Kills a script: it never runs again and its memory is freed (at
+    /// once, or when its running slice returns).
+    pub fn kill(&self, id: &str) -> Result<()> {
+        let task = self.running_task(id)?;
+        let _ = self.with_scheduler(|s| s.kill(task));
+        let mut scripts = self.inner.scripts();
+        scripts.by_task.remove(&task);
+        if let Some(entry) = scripts.entries.get_mut(id) {
+            entry.task = None;
+            entry.exit = Some(KILLED.into());
+        }
+        Ok(())
+    }
+
+    /// A running script's accounting and scheduling state.
+    pub fn stats(&self, id: &str) -> Option<weft_sched::TaskStats> {
+        let task = self.running_task(id).ok()?;
+        self.with_scheduler(|s| s.stats(task)).flatten()
     }
 
     /// Every script the world knows, by id.
@@ -541,6 +672,11 @@ impl World {
     /// that came for it meanwhile are handed to it. A script that is
     /// running here already is refused: a script runs in one place only.
     pub fn restore(&self, snapshot: &Snapshot, module: &str) -> Result<String> {
+        self.restore_with(snapshot, module, false)
+    }
+
+    /// [`World::restore`], paused if `paused` (until [`World::resume`]).
+    pub fn restore_with(&self, snapshot: &Snapshot, module: &str, paused: bool) -> Result<String> {
         let code = self.inner.module(module)?;
         let id = snapshot.meta.script_id.clone();
         if !valid_id(&id) {
@@ -571,15 +707,14 @@ impl World {
         entry.exit = None;
         entry.module = module.into();
         let task = self.inner.task(script, entry, &id);
-        self.inner.start(&mut scripts, &id, task)?;
+        self.inner.start(&mut scripts, &id, task, paused)?;
         Ok(id)
     }
 
-    /// Stops every script at a slice boundary and writes the whole world
-    /// to `dir` (created if needed): every module, every live script's
-    /// snapshot (its mailbox included), the scripts that ended, and the
-    /// mail waiting for scripts that are away. [`World::load`] continues it.
-    pub fn save(self, dir: &Path) -> Result<SaveReport> {
+    /// Stops every script at a slice boundary and hands each live one
+    /// over, its mail collected into it, with its id. The world keeps its
+    /// list of scripts and the mail of those away, but runs nothing more.
+    pub fn stop(&self) -> Result<Vec<(String, Script)>> {
         self.inner.poll_exits();
         let scheduler = self
             .inner
@@ -587,16 +722,40 @@ impl World {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .take();
-        let mut tasks: Vec<(String, ScriptTask)> = match scheduler {
+        let mut tasks: Vec<ScriptTask> = match scheduler {
             Some(scheduler) => scheduler
                 .shutdown()
                 .into_iter()
-                .map(|(_, owner, task)| (owner, task))
+                .map(|(_, _, task)| task)
                 .collect(),
             None => Vec::new(),
         };
         let mut scripts = self.inner.scripts();
-        tasks.append(&mut scripts.orphans);
+        tasks.extend(scripts.orphans.drain(..).map(|(_, task)| task));
+        let mut live = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            let Some(link) = task.link.clone() else {
+                continue;
+            };
+            let mut script = task.into_script().map_err(Error::Saved)?;
+            link.collect_mail(&mut script);
+            script.flush();
+            if let Some(entry) = scripts.entries.get_mut(&link.id) {
+                entry.task = None;
+            }
+            live.push((link.id.clone(), script));
+        }
+        scripts.by_task.clear();
+        Ok(live)
+    }
+
+    /// Stops every script at a slice boundary and writes the whole world
+    /// to `dir` (created if needed): every module, every live script's
+    /// snapshot (its mailbox included), the scripts that ended, and the
+    /// mail waiting for scripts that are away. [`World::load`] continues it.
+    pub fn save(self, dir: &Path) -> Result<SaveReport> {
+        let live = self.stop()?;
+        let scripts = self.inner.scripts();
         let io = |what: &Path, e| Error::Io(what.display().to_string(), e);
         std::fs::create_dir_all(dir.join("modules")).map_err(|e| io(dir, e))?;
         std::fs::create_dir_all(dir.join("scripts")).map_err(|e| io(dir, e))?;
@@ -615,22 +774,16 @@ impl World {
             bytes: 0,
         };
         let mut saved = HashMap::new();
-        for (_, task) in tasks {
-            let Some(link) = task.link.clone() else {
-                continue;
-            };
-            let mut script = task.into_script().map_err(Error::Saved)?;
-            link.collect_mail(&mut script);
-            script.flush();
+        for (id, mut script) in live {
             let snapshot = script.snapshot()?;
             let bytes = weft_snapshot::encode(&snapshot)
-                .map_err(|e| Error::Saved(format!("cannot encode {}: {e}", link.id)))?;
+                .map_err(|e| Error::Saved(format!("cannot encode {id}: {e}")))?;
             let file = format!("scripts/{}.snap", report.scripts);
             weft_runtime::write_atomically(&dir.join(&file), &bytes, true)
                 .map_err(|e| Error::Saved(format!("cannot write {file}: {e}")))?;
             report.scripts += 1;
             report.bytes += bytes.len() as u64;
-            saved.insert(link.id.clone(), file);
+            saved.insert(id, file);
         }
         for (id, entry) in &scripts.entries {
             let mail = entry

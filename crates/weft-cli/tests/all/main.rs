@@ -1,5 +1,6 @@
 //! The `weft` binary's integration tests.
 
+mod client;
 mod compile;
 mod demo;
 mod deterministic;
@@ -7,4 +8,5 @@ mod examples;
 mod hostile;
 mod instrument;
 mod programs;
+mod serve;
 mod util;
