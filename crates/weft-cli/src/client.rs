@@ -356,6 +356,26 @@ impl NodeClient {
         self.json(answer, "a script record")
     }
 
+    /// `POST /v1/scripts/{id}/migrate`: moves the script to the peer `to`
+    /// (its URL or name); returns the peer's URL.
+    pub(crate) fn migrate(&self, id: &str, to: &str) -> Result<String, NodeError> {
+        #[derive(serde::Deserialize)]
+        struct Migrated {
+            to: String,
+        }
+        let body = serde_json::json!({ "to": to }).to_string();
+        let answer = self
+            .agent
+            .post(self.script_url(id, "/migrate"))
+            .config()
+            .timeout_per_read(Some(COMPILE_TIMEOUT))
+            .build()
+            .content_type("application/json")
+            .send(body.as_bytes());
+        let moved: Migrated = self.json(answer, "the migration's outcome")?;
+        Ok(moved.to)
+    }
+
     fn post_empty(&self, id: &str, action: &str) -> Result<ScriptRecord, NodeError> {
         let answer = self.agent.post(self.script_url(id, action)).send_empty();
         self.json(answer, "a script record")
@@ -543,6 +563,21 @@ pub(crate) enum NodeCommand {
     /// Continue a script on a node from a snapshot file, under the id it
     /// had; prints the id.
     Restore(RestoreArgs),
+    /// Move a running script from a node to one of its peers (two-phase
+    /// handoff: it runs on exactly one of them whatever fails).
+    Migrate(MigrateArgs),
+}
+
+/// `weft migrate`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct MigrateArgs {
+    #[command(flatten)]
+    node: NodeOption,
+    /// The script.
+    id: String,
+    /// The peer to move it to: its URL or its name in the peers file.
+    #[arg(long, value_name = "URL")]
+    to: String,
 }
 
 /// `weft deploy`.
@@ -627,6 +662,11 @@ pub(crate) fn run(command: NodeCommand) -> Result<()> {
         NodeCommand::Kill(args) => print_state(args.node.client()?.kill(&args.id)?),
         NodeCommand::Snapshot(args) => snapshot(args),
         NodeCommand::Restore(args) => restore(args),
+        NodeCommand::Migrate(args) => {
+            let to = args.node.client()?.migrate(&args.id, &args.to)?;
+            println!("{to}");
+            Ok(())
+        }
     }
 }
 

@@ -35,18 +35,14 @@ pub(crate) struct Args {
 
 /// Runs the node until SIGTERM or Ctrl-C.
 pub(crate) fn run(args: Args) -> Result<i32> {
-    if let Some(peers) = &args.peers {
-        anyhow::ensure!(
-            peers.exists(),
-            "the peers file {} does not exist",
-            peers.display()
-        );
-    }
     let runtime =
         Arc::new(Runtime::new(RuntimeConfig::default()).context("cannot create a runtime")?);
     let mut config = NodeConfig::new(args.data.clone());
     config.checkpoint_every = Duration::from_secs_f64(args.checkpoint_every.max(0.01));
     config.limits.memory_bytes = Some(args.max_memory);
+    if let Some(file) = &args.peers {
+        config.peers = Some(weft_node::migrate::Peers::load(file).map_err(anyhow::Error::msg)?);
+    }
     if let Some(workers) = args.workers {
         config.scheduler.workers = workers;
     }

@@ -2,6 +2,7 @@
 //! between nodes.
 #![deny(missing_docs)]
 
+pub mod migrate;
 pub mod node;
 pub mod server;
 pub mod store;

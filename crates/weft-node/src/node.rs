@@ -48,6 +48,9 @@ pub struct NodeConfig {
     pub limits: Limits,
     /// The scheduler's configuration.
     pub scheduler: weft_sched::Config,
+    /// The peers it exchanges scripts with (none: it neither sends nor
+    /// accepts any).
+    pub peers: Option<crate::migrate::Peers>,
 }
 
 impl NodeConfig {
@@ -66,6 +69,7 @@ impl NodeConfig {
                 first_slice_fuel: Some(crate::FIRST_SLICE_FUEL),
                 ..weft_sched::Config::default()
             },
+            peers: None,
         }
     }
 }
@@ -389,7 +393,103 @@ impl Node {
                 .map_err(|e| Error::Internal(format!("cannot start the writer thread: {e}")))?
         };
         *lock(&node.writer) = Some(writer);
+        if node.config.peers.is_some() {
+            let weak = Arc::downgrade(&node);
+            std::thread::Builder::new()
+                .name("weft-node-transfers".into())
+                .spawn(move || {
+                    while let Some(node) = weak.upgrade() {
+                        if node.down.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        node.resolve_transfers();
+                        drop(node);
+                        std::thread::sleep(Duration::from_secs(1));
+                    }
+                })
+                .map_err(|e| Error::Internal(format!("cannot start the transfer thread: {e}")))?;
+        }
         Ok(node)
+    }
+
+    pub(crate) fn peers_config(&self) -> Option<&crate::migrate::Peers> {
+        self.config.peers.as_ref()
+    }
+
+    pub(crate) fn world(&self) -> &World {
+        &self.world
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    pub(crate) fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    /// Commits the pending output and checkpoints now.
+    pub(crate) fn commit_pending(&self) -> Result<()> {
+        self.shared.commit()
+    }
+
+    /// The stored record of a running or paused script.
+    pub(crate) fn live_record(&self, id: &str) -> Result<ScriptRecord> {
+        self.live(id)?;
+        lock(&self.records)
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::NotFound(id.to_string()))
+    }
+
+    pub(crate) fn has_script(&self, id: &str) -> bool {
+        lock(&self.records).contains_key(id)
+    }
+
+    pub(crate) fn set_cached_state(&self, id: &str, state: ScriptState) {
+        if let Some(record) = lock(&self.records).get_mut(id) {
+            record.state = state;
+        }
+    }
+
+    /// Forgets a script that moved to another node.
+    pub(crate) fn forget(&self, id: &str) {
+        lock(&self.records).remove(id);
+        lock(&self.shared.next_line).remove(id);
+        lock(&self.shared.checkpointed).remove(id);
+        self.world.forget(id);
+    }
+
+    /// Continues here a script stopped for a transfer, from `bytes` (a
+    /// snapshot carrying its module).
+    pub(crate) fn continue_here(&self, id: &str, bytes: &[u8]) -> Result<()> {
+        let snapshot = weft_snapshot::decode(bytes, &DecodeLimits::default()).map_err(|e| {
+            Error::Internal(format!("the transfer's snapshot does not decode: {e}"))
+        })?;
+        let record = lock(&self.records)
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::NotFound(id.to_string()))?;
+        self.load_module(&record.module, &record.name)?;
+        self.world.restore(&snapshot, &hash_hex(&record.module))?;
+        self.set_state(id, ScriptState::Running)
+    }
+
+    /// Runs a script that came from a peer (its record, output and first
+    /// checkpoint are in the store already).
+    pub(crate) fn adopt(
+        &self,
+        record: ScriptRecord,
+        snapshot: &Snapshot,
+        log_next: u64,
+    ) -> Result<()> {
+        self.load_module(&record.module, &record.name)?;
+        let id = record.id.clone();
+        lock(&self.shared.next_line).insert(id.clone(), log_next);
+        lock(&self.shared.next_checkpoint).insert(id.clone(), 2);
+        lock(&self.records).insert(id.clone(), record.clone());
+        self.world.restore(snapshot, &hash_hex(&record.module))?;
+        Ok(())
     }
 
     /// The store's scripts, brought back.
@@ -694,7 +794,7 @@ impl Node {
         bytes
     }
 
-    fn carrying_module(&self, snapshot: &mut Snapshot, id: &str) -> Result<Vec<u8>> {
+    pub(crate) fn carrying_module(&self, snapshot: &mut Snapshot, id: &str) -> Result<Vec<u8>> {
         let hash = lock(&self.records)[id].module;
         let wasm = self
             .shared

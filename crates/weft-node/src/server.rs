@@ -7,7 +7,7 @@ use crate::node::{Error, Node, Record};
 use crate::store::Stream;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -65,6 +65,8 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/scripts/{id}/kill", post(kill))
         .route("/v1/scripts/{id}/snapshot", get(snapshot))
         .route("/v1/restore", post(restore))
+        .route("/v1/scripts/{id}/migrate", post(migrate))
+        .route("/v1/transfers/{transfer}/{step}", post(transfer))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(app.clone(), count))
         .with_state(app)
@@ -311,4 +313,66 @@ fn prometheus(node: &Node, requests: u64) -> String {
         );
     }
     out
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MigrateBody {
+    to: String,
+}
+
+#[derive(Serialize)]
+struct Migrated {
+    id: String,
+    to: String,
+}
+
+async fn migrate(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    body: Result<Json<MigrateBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Migrated>, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError(e.status(), e.body_text()))?;
+    let node = app.node.clone();
+    let moved = id.clone();
+    let to = blocking(move || node.migrate(&moved, &body.to)).await?;
+    Ok(Json(Migrated { id, to }))
+}
+
+/// A step of the migration protocol, from a peer: authenticated first.
+async fn transfer(
+    State(app): State<App>,
+    Path((transfer, step)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let path = format!("/v1/transfers/{transfer}/{step}");
+    let peer = header(crate::migrate::PEER_HEADER).map(str::to_string);
+    crate::migrate::authenticate(
+        app.node.config().peers.as_ref(),
+        peer.as_deref(),
+        header(crate::migrate::SIGNATURE_HEADER),
+        "POST",
+        &path,
+        &body,
+    )
+    .map_err(|(status, message)| {
+        ApiError(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN),
+            message,
+        )
+    })?;
+    let node = app.node.clone();
+    let from = peer.unwrap_or_default();
+    let phase = blocking(move || match step.as_str() {
+        "prepare" => node
+            .receive_prepare(&transfer, &body, &from)
+            .map(|()| "prepared"),
+        "commit" => node.receive_commit(&transfer).map(|()| "committed"),
+        "abort" => node.receive_abort(&transfer).map(|()| "aborted"),
+        other => Err(Error::NotFound(format!("transfer step `{other}`"))),
+    })
+    .await?;
+    Ok(Json(serde_json::json!({ "phase": phase })))
 }

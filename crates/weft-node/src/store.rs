@@ -352,7 +352,9 @@ pub struct Store {
 
 impl fmt::Debug for Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -377,11 +379,18 @@ impl Store {
         let path = dir.join(DATABASE_FILE);
         let connection = open_database(&path).map_err(|e| match e {
             Error::Sqlite(e) if e.sqlite_error_code() == Some(ErrorCode::NotADatabase) => {
-                Error::NotAStore { path: path.clone(), reason: "not a SQLite database".into() }
+                Error::NotAStore {
+                    path: path.clone(),
+                    reason: "not a SQLite database".into(),
+                }
             }
             e => e,
         })?;
-        Ok(Store { connection: Mutex::new(connection), path, _lock: lock })
+        Ok(Store {
+            connection: Mutex::new(connection),
+            path,
+            _lock: lock,
+        })
     }
 
     /// The database file.
@@ -517,23 +526,33 @@ fn open_database(path: &Path) -> Result<Connection> {
     let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
     let application_id: i64 =
         connection.pragma_query_value(None, "application_id", |row| row.get(0))?;
-    let not_a_store = |reason: String| Error::NotAStore { path: path.to_owned(), reason };
+    let not_a_store = |reason: String| Error::NotAStore {
+        path: path.to_owned(),
+        reason,
+    };
     if version == 0 {
-        let tables: i64 = connection.query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))?;
+        let tables: i64 =
+            connection.query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))?;
         if tables != 0 || application_id != 0 {
-            return Err(not_a_store("a SQLite database, but not a weft store".into()));
+            return Err(not_a_store(
+                "a SQLite database, but not a weft store".into(),
+            ));
         }
     } else if application_id != APPLICATION_ID {
         return Err(not_a_store(format!(
             "a SQLite database of another application (application_id {application_id:#x})"
         )));
     } else if version > SCHEMA_VERSION {
-        return Err(Error::TooNew { path: path.to_owned(), found: version });
+        return Err(Error::TooNew {
+            path: path.to_owned(),
+            found: version,
+        });
     } else if version < 0 {
-        return Err(not_a_store(format!("a weft store of unknown schema version {version}")));
+        return Err(not_a_store(format!(
+            "a weft store of unknown schema version {version}"
+        )));
     }
 
-    if version == 0 { if let Some(size) = std::env::var_os("PAGE_SIZE") { connection.pragma_update(None, "page_size", size.to_str().unwrap().parse::<i64>().unwrap())?; } }
     let journal: String =
         connection.pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0))?;
     if !journal.eq_ignore_ascii_case("wal") {
@@ -592,7 +611,9 @@ pub fn put_module(connection: &Connection, hash: &[u8; 32], wasm: &[u8]) -> Resu
         )));
     }
     connection
-        .prepare_cached("INSERT INTO modules (hash, wasm) VALUES (?1, ?2) ON CONFLICT (hash) DO NOTHING")?
+        .prepare_cached(
+            "INSERT INTO modules (hash, wasm) VALUES (?1, ?2) ON CONFLICT (hash) DO NOTHING",
+        )?
         .execute((&hash[..], wasm))?;
     Ok(())
 }
@@ -640,7 +661,12 @@ pub fn insert_script(connection: &Connection, record: &ScriptRecord) -> Result<(
 
 /// Sets a script's state and exit; [`Error::NotFound`] if there is no such
 /// script.
-pub fn set_state(connection: &Connection, id: &str, state: ScriptState, exit: Option<&str>) -> Result<()> {
+pub fn set_state(
+    connection: &Connection,
+    id: &str,
+    state: ScriptState,
+    exit: Option<&str>,
+) -> Result<()> {
     let updated = connection
         .prepare_cached("UPDATE scripts SET state = ?2, exit = ?3 WHERE id = ?1")?
         .execute((id, state.as_str(), exit))?;
@@ -655,7 +681,9 @@ pub fn set_state(connection: &Connection, id: &str, state: ScriptState, exit: Op
 pub fn delete_script(connection: &Connection, id: &str) -> Result<()> {
     // `ON DELETE CASCADE` takes the checkpoint and the lines in the same
     // statement.
-    let deleted = connection.prepare_cached("DELETE FROM scripts WHERE id = ?1")?.execute([id])?;
+    let deleted = connection
+        .prepare_cached("DELETE FROM scripts WHERE id = ?1")?
+        .execute([id])?;
     if deleted == 0 {
         return Err(Error::NotFound(format!("script `{id}`")));
     }
@@ -666,14 +694,17 @@ const SCRIPT_COLUMNS: &str = "id, name, owner, module, args, state, exit, create
 
 /// The script of that id, if any.
 pub fn script(connection: &Connection, id: &str) -> Result<Option<ScriptRecord>> {
-    let mut statement = connection.prepare_cached(&format!("SELECT {SCRIPT_COLUMNS} FROM scripts WHERE id = ?1"))?;
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT {SCRIPT_COLUMNS} FROM scripts WHERE id = ?1"
+    ))?;
     let mut rows = statement.query([id])?;
     rows.next()?.map(script_from_row).transpose()
 }
 
 /// Every script, in id order.
 pub fn scripts(connection: &Connection) -> Result<Vec<ScriptRecord>> {
-    let mut statement = connection.prepare_cached(&format!("SELECT {SCRIPT_COLUMNS} FROM scripts ORDER BY id"))?;
+    let mut statement =
+        connection.prepare_cached(&format!("SELECT {SCRIPT_COLUMNS} FROM scripts ORDER BY id"))?;
     let mut rows = statement.query([])?;
     let mut scripts = Vec::new();
     while let Some(row) = rows.next()? {
@@ -690,7 +721,8 @@ fn script_from_row(row: &Row<'_>) -> Result<ScriptRecord> {
     let module = <[u8; 32]>::try_from(module.as_slice())
         .map_err(|_| corrupt(format!("a module hash of {} bytes, not 32", module.len())))?;
     let args: String = column(row, 4, &what)?;
-    let args = serde_json::from_str(&args).map_err(|e| corrupt(format!("args that are not a JSON list of strings: {e}")))?;
+    let args = serde_json::from_str(&args)
+        .map_err(|e| corrupt(format!("args that are not a JSON list of strings: {e}")))?;
     let state: String = column(row, 5, &what)?;
     Ok(ScriptRecord {
         name: column(row, 1, &what)?,
@@ -734,10 +766,13 @@ pub fn save_checkpoints(connection: &Connection, batch: &[Checkpoint]) -> Result
 
 /// The newest checkpoint of a script, if any.
 pub fn checkpoint(connection: &Connection, id: &str) -> Result<Option<Checkpoint>> {
-    let mut statement =
-        connection.prepare_cached("SELECT seq, log_next, taken_at, snapshot FROM checkpoints WHERE script = ?1")?;
+    let mut statement = connection.prepare_cached(
+        "SELECT seq, log_next, taken_at, snapshot FROM checkpoints WHERE script = ?1",
+    )?;
     let mut rows = statement.query([id])?;
-    let Some(row) = rows.next()? else { return Ok(None) };
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
     let what = format!("the checkpoint of `{id}`");
     Ok(Some(Checkpoint {
         script: id.to_owned(),
@@ -755,25 +790,36 @@ pub fn append_logs(connection: &Connection, lines: &[LogLine]) -> Result<()> {
     atomically(connection, || {
         // Per script: the lines it has stored, `None` if it does not exist.
         let mut counts: HashMap<&str, Option<u64>> = HashMap::new();
-        let mut count_of = connection.prepare_cached("SELECT log_lines FROM scripts WHERE id = ?1")?;
+        let mut count_of =
+            connection.prepare_cached("SELECT log_lines FROM scripts WHERE id = ?1")?;
         let mut insert = connection.prepare_cached(
             "INSERT INTO logs (script, seq, stream, text) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (script, seq) DO NOTHING",
         )?;
-        let mut replace = connection.prepare_cached("UPDATE logs SET stream = ?3, text = ?4 WHERE script = ?1 AND seq = ?2")?;
+        let mut replace = connection.prepare_cached(
+            "UPDATE logs SET stream = ?3, text = ?4 WHERE script = ?1 AND seq = ?2",
+        )?;
         for line in lines {
             let count = match counts.get_mut(line.script.as_str()) {
                 Some(count) => count,
                 None => {
-                    let count: Option<i64> = count_of.query_row([&line.script], |row| row.get(0)).optional()?;
+                    let count: Option<i64> = count_of
+                        .query_row([&line.script], |row| row.get(0))
+                        .optional()?;
                     let count = count
-                        .map(|count| uint(count, || format!("the log line count of script `{}`", line.script)))
+                        .map(|count| {
+                            uint(count, || {
+                                format!("the log line count of script `{}`", line.script)
+                            })
+                        })
                         .transpose()?;
                     counts.entry(&line.script).or_insert(count)
                 }
             };
             let Some(count) = count else { continue };
-            let seq = int(line.seq, || format!("the seq of a log line of `{}`", line.script))?;
+            let seq = int(line.seq, || {
+                format!("the seq of a log line of `{}`", line.script)
+            })?;
             let row = (&line.script, seq, line.stream.as_str(), &line.text);
             if insert.execute(row)? == 1 {
                 *count += 1;
@@ -785,11 +831,15 @@ pub fn append_logs(connection: &Connection, lines: &[LogLine]) -> Result<()> {
             "DELETE FROM logs WHERE script = ?1 AND seq IN
                  (SELECT seq FROM logs WHERE script = ?1 ORDER BY seq LIMIT ?2)",
         )?;
-        let mut set_count = connection.prepare_cached("UPDATE scripts SET log_lines = ?2 WHERE id = ?1")?;
+        let mut set_count =
+            connection.prepare_cached("UPDATE scripts SET log_lines = ?2 WHERE id = ?1")?;
         for (script, count) in counts {
             let Some(mut count) = count else { continue };
             if count > LOG_LINES_KEPT {
-                let trimmed = trim.execute((script, int(count - LOG_LINES_KEPT, || "a log line count".into())?))?;
+                let trimmed = trim.execute((
+                    script,
+                    int(count - LOG_LINES_KEPT, || "a log line count".into())?,
+                ))?;
                 count -= trimmed as u64;
             }
             set_count.execute((script, int(count, || "a log line count".into())?))?;
@@ -801,7 +851,9 @@ pub fn append_logs(connection: &Connection, lines: &[LogLine]) -> Result<()> {
 /// At most `limit` lines of a script with `seq >= since`, oldest first.
 pub fn logs(connection: &Connection, id: &str, since: u64, limit: usize) -> Result<Vec<LogLine>> {
     // Seqs above i64::MAX cannot be stored: nothing lies beyond them.
-    let Ok(since) = i64::try_from(since) else { return Ok(Vec::new()) };
+    let Ok(since) = i64::try_from(since) else {
+        return Ok(Vec::new());
+    };
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut statement = connection.prepare_cached(
         "SELECT seq, stream, text FROM logs WHERE script = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
@@ -814,7 +866,9 @@ pub fn logs(connection: &Connection, id: &str, since: u64, limit: usize) -> Resu
         lines.push(LogLine {
             script: id.to_owned(),
             seq: uint(column(row, 0, &what)?, || format!("{what}: seq"))?,
-            stream: stream.parse().map_err(|e| Error::Corrupt(format!("{what}: {e}")))?,
+            stream: stream
+                .parse()
+                .map_err(|e| Error::Corrupt(format!("{what}: {e}")))?,
             text: column(row, 2, &what)?,
         });
     }
@@ -838,14 +892,18 @@ pub fn next_log_seq(connection: &Connection, id: &str) -> Result<u64> {
 
 /// Deletes a script's log lines with `seq >= from_seq`.
 pub fn truncate_logs(connection: &Connection, id: &str, from_seq: u64) -> Result<()> {
-    let Ok(from_seq) = i64::try_from(from_seq) else { return Ok(()) };
+    let Ok(from_seq) = i64::try_from(from_seq) else {
+        return Ok(());
+    };
     atomically(connection, || {
         let deleted = connection
             .prepare_cached("DELETE FROM logs WHERE script = ?1 AND seq >= ?2")?
             .execute((id, from_seq))?;
         if deleted != 0 {
             connection
-                .prepare_cached("UPDATE scripts SET log_lines = max(log_lines - ?2, 0) WHERE id = ?1")?
+                .prepare_cached(
+                    "UPDATE scripts SET log_lines = max(log_lines - ?2, 0) WHERE id = ?1",
+                )?
                 .execute((id, int(deleted as u64, || "a log line count".into())?))?;
         }
         Ok(())
@@ -878,14 +936,18 @@ const TRANSFER_COLUMNS: &str = "id, script, peer, direction, phase, updated_at, 
 
 /// The transfer of that id, if any.
 pub fn transfer(connection: &Connection, id: &str) -> Result<Option<Transfer>> {
-    let mut statement = connection.prepare_cached(&format!("SELECT {TRANSFER_COLUMNS} FROM transfers WHERE id = ?1"))?;
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT {TRANSFER_COLUMNS} FROM transfers WHERE id = ?1"
+    ))?;
     let mut rows = statement.query([id])?;
     rows.next()?.map(transfer_from_row).transpose()
 }
 
 /// Every transfer, in id order.
 pub fn transfers(connection: &Connection) -> Result<Vec<Transfer>> {
-    let mut statement = connection.prepare_cached(&format!("SELECT {TRANSFER_COLUMNS} FROM transfers ORDER BY id"))?;
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT {TRANSFER_COLUMNS} FROM transfers ORDER BY id"
+    ))?;
     let mut rows = statement.query([])?;
     let mut transfers = Vec::new();
     while let Some(row) = rows.next()? {
@@ -896,7 +958,9 @@ pub fn transfers(connection: &Connection) -> Result<Vec<Transfer>> {
 
 /// Deletes a transfer; [`Error::NotFound`] if there is no such transfer.
 pub fn delete_transfer(connection: &Connection, id: &str) -> Result<()> {
-    let deleted = connection.prepare_cached("DELETE FROM transfers WHERE id = ?1")?.execute([id])?;
+    let deleted = connection
+        .prepare_cached("DELETE FROM transfers WHERE id = ?1")?
+        .execute([id])?;
     if deleted == 0 {
         return Err(Error::NotFound(format!("transfer `{id}`")));
     }
@@ -910,7 +974,9 @@ fn transfer_from_row(row: &Row<'_>) -> Result<Transfer> {
     Ok(Transfer {
         script: column(row, 1, &what)?,
         peer: column(row, 2, &what)?,
-        direction: direction.parse().map_err(|e| Error::Corrupt(format!("{what}: {e}")))?,
+        direction: direction
+            .parse()
+            .map_err(|e| Error::Corrupt(format!("{what}: {e}")))?,
         phase: column(row, 4, &what)?,
         updated_at: column(row, 5, &what)?,
         snapshot: column(row, 6, &what)?,
@@ -932,7 +998,13 @@ fn column<T: FromSql>(row: &Row<'_>, index: usize, what: &str) -> Result<T> {
 
 /// `value` as SQLite's integer, which cannot go beyond `i64::MAX`.
 fn int(value: u64, what: impl FnOnce() -> String) -> Result<i64> {
-    i64::try_from(value).map_err(|_| Error::Invalid(format!("{} is {value}, more than the store holds ({})", what(), i64::MAX)))
+    i64::try_from(value).map_err(|_| {
+        Error::Invalid(format!(
+            "{} is {value}, more than the store holds ({})",
+            what(),
+            i64::MAX
+        ))
+    })
 }
 
 /// A stored integer that must not be negative.

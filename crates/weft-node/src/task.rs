@@ -113,8 +113,11 @@ impl ScriptTask {
     /// If the world asked for this script to leave, captures it, hands the
     /// snapshot over and ends the task.
     fn evict_if_asked(&mut self) -> Option<SliceEnd> {
-        let reply = self.link.as_ref()?.take_eviction()?;
+        let link = self.link.clone()?;
+        let reply = link.take_eviction()?;
         let captured = self.script().and_then(|script| {
+            // The mail waiting in the world goes with it.
+            link.collect_mail(script);
             script.flush();
             script
                 .snapshot()

@@ -16,8 +16,8 @@ use crate::task::{ScriptTask, StdioFactory};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
-use std::sync::mpsc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::{Duration, Instant};
 use weft_runtime::api::{Message, Outgoing, limits};
@@ -470,6 +470,15 @@ impl World {
             .insert(name.into(), module);
     }
 
+    /// Forgets a script that is not running here (away or ended): messages
+    /// to it are dropped from now on.
+    pub fn forget(&self, id: &str) {
+        let mut scripts = self.inner.scripts();
+        if scripts.entries.get(id).is_some_and(|e| e.task.is_none()) {
+            scripts.entries.remove(id);
+        }
+    }
+
     /// Whether a module of that name was added.
     pub fn has_module(&self, name: &str) -> bool {
         self.inner
@@ -522,7 +531,11 @@ impl World {
     /// since its last checkpoint takes one.
     pub fn request_checkpoints(&self) {
         let scripts = self.inner.scripts();
-        let scheduler = self.inner.scheduler.read().unwrap_or_else(|e| e.into_inner());
+        let scheduler = self
+            .inner
+            .scheduler
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
         let Some(scheduler) = &*scheduler else {
             return;
         };

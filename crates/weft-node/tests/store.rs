@@ -22,7 +22,11 @@ fn record(id: &str) -> ScriptRecord {
         name: id.split('-').next().unwrap_or(id).to_owned(),
         owner: "alice".to_owned(),
         module: Sha256::digest(id.as_bytes()).into(),
-        args: vec![id.to_owned(), "20".to_owned(), "ünïcode \"quoted\"".to_owned()],
+        args: vec![
+            id.to_owned(),
+            "20".to_owned(),
+            "ünïcode \"quoted\"".to_owned(),
+        ],
         state: ScriptState::Running,
         exit: None,
         created_at: 1_764_612_345.125,
@@ -43,12 +47,27 @@ fn pattern(key: u64, seq: u64, len: usize) -> Vec<u8> {
 }
 
 fn checkpoint(script: &str, seq: u64, snapshot: Vec<u8>) -> Checkpoint {
-    Checkpoint { script: script.to_owned(), seq, snapshot, log_next: seq.saturating_mul(10), taken_at: seq as f64 + 0.5 }
+    Checkpoint {
+        script: script.to_owned(),
+        seq,
+        snapshot,
+        log_next: seq.saturating_mul(10),
+        taken_at: seq as f64 + 0.5,
+    }
 }
 
 fn line(script: &str, seq: u64) -> LogLine {
-    let stream = if seq % 3 == 0 { Stream::Err } else { Stream::Out };
-    LogLine { script: script.to_owned(), seq, stream, text: format!("line {seq} of {script}") }
+    let stream = if seq.is_multiple_of(3) {
+        Stream::Err
+    } else {
+        Stream::Out
+    };
+    LogLine {
+        script: script.to_owned(),
+        seq,
+        stream,
+        text: format!("line {seq} of {script}"),
+    }
 }
 
 fn transfer(id: &str, phase: &str) -> Transfer {
@@ -81,7 +100,10 @@ fn a_second_store_on_one_directory_is_refused() {
     let store = Store::open(dir.path()).unwrap();
     let error = Store::open(dir.path()).unwrap_err();
     assert!(matches!(error, Error::InUse(_)), "{error:?}");
-    assert!(error.to_string().contains("in use by another node"), "{error}");
+    assert!(
+        error.to_string().contains("in use by another node"),
+        "{error}"
+    );
     drop(store);
     Store::open(dir.path()).unwrap();
 }
@@ -120,22 +142,38 @@ fn scripts_round_trip() {
     let ids: Vec<String> = store.scripts().unwrap().into_iter().map(|s| s.id).collect();
     assert_eq!(ids, ["alpha-0001", "mid-0002", "zeta-0003"]);
 
-    store.set_state("mid-0002", ScriptState::Exited, Some("exited with status 0")).unwrap();
+    store
+        .set_state(
+            "mid-0002",
+            ScriptState::Exited,
+            Some("exited with status 0"),
+        )
+        .unwrap();
     let mut expected = record("mid-0002");
     expected.state = ScriptState::Exited;
     expected.exit = Some("exited with status 0".to_owned());
     assert_eq!(store.script("mid-0002").unwrap(), Some(expected));
-    for state in [ScriptState::Running, ScriptState::Paused, ScriptState::Killed, ScriptState::Away] {
+    for state in [
+        ScriptState::Running,
+        ScriptState::Paused,
+        ScriptState::Killed,
+        ScriptState::Away,
+    ] {
         store.set_state("alpha-0001", state, None).unwrap();
         assert_eq!(store.script("alpha-0001").unwrap().unwrap().state, state);
     }
-    let error = store.set_state("nobody", ScriptState::Paused, None).unwrap_err();
+    let error = store
+        .set_state("nobody", ScriptState::Paused, None)
+        .unwrap_err();
     assert!(matches!(error, Error::NotFound(_)), "{error:?}");
     assert_eq!(error.to_string(), "no script `nobody` in the store");
 
     store.delete_script("zeta-0003").unwrap();
     assert_eq!(store.script("zeta-0003").unwrap(), None);
-    assert!(matches!(store.delete_script("zeta-0003"), Err(Error::NotFound(_))));
+    assert!(matches!(
+        store.delete_script("zeta-0003"),
+        Err(Error::NotFound(_))
+    ));
     assert_eq!(store.scripts().unwrap().len(), 2);
 }
 
@@ -145,8 +183,15 @@ fn deleting_a_script_takes_its_checkpoint_and_logs() {
     let store = Store::open(dir.path()).unwrap();
     store.insert_script(&record("a")).unwrap();
     store.insert_script(&record("b")).unwrap();
-    store.save_checkpoints(&[checkpoint("a", 1, vec![1; 10]), checkpoint("b", 1, vec![2; 10])]).unwrap();
-    store.append_logs(&[line("a", 0), line("a", 1), line("b", 0)]).unwrap();
+    store
+        .save_checkpoints(&[
+            checkpoint("a", 1, vec![1; 10]),
+            checkpoint("b", 1, vec![2; 10]),
+        ])
+        .unwrap();
+    store
+        .append_logs(&[line("a", 0), line("a", 1), line("b", 0)])
+        .unwrap();
 
     store.delete_script("a").unwrap();
     assert_eq!(store.checkpoint("a").unwrap(), None);
@@ -158,7 +203,12 @@ fn deleting_a_script_takes_its_checkpoint_and_logs() {
     // A script of the same id starts afresh.
     store.insert_script(&record("a")).unwrap();
     assert_eq!(store.checkpoint("a").unwrap(), None);
-    assert_eq!(store.save_checkpoints(&[checkpoint("a", 1, vec![3])]).unwrap(), 1);
+    assert_eq!(
+        store
+            .save_checkpoints(&[checkpoint("a", 1, vec![3])])
+            .unwrap(),
+        1
+    );
 }
 
 #[test]
@@ -169,8 +219,16 @@ fn checkpoints_only_move_forward() {
     store.insert_script(&record("b")).unwrap();
     assert_eq!(store.checkpoint("a").unwrap(), None);
 
-    assert_eq!(store.save_checkpoints(&[checkpoint("a", 5, pattern(0, 5, 300))]).unwrap(), 1);
-    assert_eq!(store.checkpoint("a").unwrap(), Some(checkpoint("a", 5, pattern(0, 5, 300))));
+    assert_eq!(
+        store
+            .save_checkpoints(&[checkpoint("a", 5, pattern(0, 5, 300))])
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store.checkpoint("a").unwrap(),
+        Some(checkpoint("a", 5, pattern(0, 5, 300)))
+    );
     // Older and equal seqs are ignored, newer ones replace; an unknown
     // script is skipped; none of the ignored ones count.
     let batch = [
@@ -181,16 +239,30 @@ fn checkpoints_only_move_forward() {
         checkpoint("a", 7, pattern(0, 7, 100)),
     ];
     assert_eq!(store.save_checkpoints(&batch).unwrap(), 2);
-    assert_eq!(store.checkpoint("a").unwrap(), Some(checkpoint("a", 7, pattern(0, 7, 100))));
-    assert_eq!(store.checkpoint("b").unwrap(), Some(checkpoint("b", 0, pattern(1, 0, 10))));
+    assert_eq!(
+        store.checkpoint("a").unwrap(),
+        Some(checkpoint("a", 7, pattern(0, 7, 100)))
+    );
+    assert_eq!(
+        store.checkpoint("b").unwrap(),
+        Some(checkpoint("b", 0, pattern(1, 0, 10)))
+    );
     assert_eq!(store.checkpoint("deleted-meanwhile").unwrap(), None);
-    assert_eq!(store.save_checkpoints(&[checkpoint("a", 6, vec![])]).unwrap(), 0);
+    assert_eq!(
+        store
+            .save_checkpoints(&[checkpoint("a", 6, vec![])])
+            .unwrap(),
+        0
+    );
     assert_eq!(store.save_checkpoints(&[]).unwrap(), 0);
     assert_eq!(store.checkpoint("a").unwrap().unwrap().seq, 7);
 
     // A seq SQLite cannot hold is refused, and the batch with it.
     let error = store
-        .save_checkpoints(&[checkpoint("b", 1, vec![]), checkpoint("a", u64::MAX, vec![])])
+        .save_checkpoints(&[
+            checkpoint("b", 1, vec![]),
+            checkpoint("a", u64::MAX, vec![]),
+        ])
         .unwrap_err();
     assert!(matches!(error, Error::Invalid(_)), "{error:?}");
     assert_eq!(store.checkpoint("b").unwrap().unwrap().seq, 0);
@@ -226,7 +298,10 @@ fn a_batch_of_1000_checkpoints_survives_a_reopen() {
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.scripts().unwrap().len(), BATCH);
     for expected in &batch {
-        assert_eq!(store.checkpoint(&expected.script).unwrap().as_ref(), Some(expected));
+        assert_eq!(
+            store.checkpoint(&expected.script).unwrap().as_ref(),
+            Some(expected)
+        );
     }
 }
 
@@ -236,9 +311,6 @@ fn time_a_batch_of_1000_checkpoints() {
     let dir = temp_dir();
     let store = Store::open(dir.path()).unwrap();
     let mut batch = big_batch(&store);
-    if std::env::var_os("NO_AUTOCKPT").is_some() {
-        store.transaction(|tx| { tx.pragma_update(None, "wal_autocheckpoint", 0)?; Ok(()) }).unwrap();
-    }
     for round in 1..=8 {
         // New bytes each round: SQLite skips writing the pages of a blob
         // that did not change.
@@ -249,8 +321,12 @@ fn time_a_batch_of_1000_checkpoints() {
         let start = Instant::now();
         assert_eq!(store.save_checkpoints(&batch).unwrap(), BATCH);
         let elapsed = start.elapsed().as_secs_f64();
-        let wal = std::fs::metadata(dir.path().join("node.sqlite3-wal")).map(|m| m.len()).unwrap_or(0);
-        let db = std::fs::metadata(dir.path().join(DATABASE_FILE)).map(|m| m.len()).unwrap_or(0);
+        let wal = std::fs::metadata(dir.path().join("node.sqlite3-wal"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        let db = std::fs::metadata(dir.path().join(DATABASE_FILE))
+            .map(|m| m.len())
+            .unwrap_or(0);
         eprintln!(
             "round {round}: {BATCH} checkpoints of {} KiB in {elapsed:.3} s (WAL {} MiB, database {} MiB)",
             SNAPSHOT_BYTES >> 10,
@@ -269,7 +345,10 @@ fn logs_round_trip() {
     assert_eq!(store.next_log_seq("a").unwrap(), 0);
     assert_eq!(store.logs("a", 0, 10).unwrap(), []);
 
-    let lines: Vec<LogLine> = (0..20).map(|seq| line("a", seq)).chain([line("b", 0), line("gone", 0)]).collect();
+    let lines: Vec<LogLine> = (0..20)
+        .map(|seq| line("a", seq))
+        .chain([line("b", 0), line("gone", 0)])
+        .collect();
     store.append_logs(&lines).unwrap();
     assert_eq!(store.logs("a", 0, 100).unwrap(), lines[..20]);
     assert_eq!(store.logs("a", 5, 3).unwrap(), lines[5..8]);
@@ -299,7 +378,9 @@ fn logs_keep_the_newest_lines_of_each_script() {
     for id in ["one-call", "many-calls", "small"] {
         store.insert_script(&record(id)).unwrap();
     }
-    store.append_logs(&[line("small", 0), line("small", 1)]).unwrap();
+    store
+        .append_logs(&[line("small", 0), line("small", 1)])
+        .unwrap();
     let total = LOG_LINES_KEPT + 2_000;
     let lines: Vec<LogLine> = (0..total).map(|seq| line("one-call", seq)).collect();
     store.append_logs(&lines).unwrap();
@@ -316,14 +397,26 @@ fn logs_keep_the_newest_lines_of_each_script() {
         assert_eq!(store.logs(id, 0, 1).unwrap(), [line(id, 2_000)], "{id}");
         assert_eq!(store.next_log_seq(id).unwrap(), total, "{id}");
     }
-    assert_eq!(store.logs("small", 0, 100).unwrap(), [line("small", 0), line("small", 1)]);
+    assert_eq!(
+        store.logs("small", 0, 100).unwrap(),
+        [line("small", 0), line("small", 1)]
+    );
 
     // The count stays right across truncations and reopens.
     store.truncate_logs("one-call", total - 500).unwrap();
-    assert_eq!(store.logs("one-call", 0, usize::MAX).unwrap().len() as u64, LOG_LINES_KEPT - 500);
+    assert_eq!(
+        store.logs("one-call", 0, usize::MAX).unwrap().len() as u64,
+        LOG_LINES_KEPT - 500
+    );
     drop(store);
     let store = Store::open(dir.path()).unwrap();
-    store.append_logs(&(total - 500..total + 1_000).map(|seq| line("one-call", seq)).collect::<Vec<_>>()).unwrap();
+    store
+        .append_logs(
+            &(total - 500..total + 1_000)
+                .map(|seq| line("one-call", seq))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
     let kept = store.logs("one-call", 0, usize::MAX).unwrap();
     assert_eq!(kept.len() as u64, LOG_LINES_KEPT);
     assert_eq!(kept[0].seq, total + 1_000 - LOG_LINES_KEPT);
@@ -335,11 +428,21 @@ fn truncate_logs_drops_the_lines_from_a_seq_on() {
     let store = Store::open(dir.path()).unwrap();
     store.insert_script(&record("a")).unwrap();
     store.insert_script(&record("b")).unwrap();
-    store.append_logs(&(0..10).map(|seq| line("a", seq)).chain([line("b", 7)]).collect::<Vec<_>>()).unwrap();
+    store
+        .append_logs(
+            &(0..10)
+                .map(|seq| line("a", seq))
+                .chain([line("b", 7)])
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
 
     store.truncate_logs("a", 6).unwrap();
     assert_eq!(store.next_log_seq("a").unwrap(), 6);
-    assert_eq!(store.logs("a", 0, 100).unwrap(), (0..6).map(|seq| line("a", seq)).collect::<Vec<_>>());
+    assert_eq!(
+        store.logs("a", 0, 100).unwrap(),
+        (0..6).map(|seq| line("a", seq)).collect::<Vec<_>>()
+    );
     assert_eq!(store.logs("b", 0, 100).unwrap(), [line("b", 7)]);
     // Nothing at or after the seq, an unknown script, a seq past anything
     // storable: nothing to do.
@@ -349,7 +452,9 @@ fn truncate_logs_drops_the_lines_from_a_seq_on() {
     assert_eq!(store.next_log_seq("a").unwrap(), 6);
 
     // The script writes the dropped lines again.
-    store.append_logs(&(6..8).map(|seq| line("a", seq)).collect::<Vec<_>>()).unwrap();
+    store
+        .append_logs(&(6..8).map(|seq| line("a", seq)).collect::<Vec<_>>())
+        .unwrap();
     assert_eq!(store.next_log_seq("a").unwrap(), 8);
     store.truncate_logs("a", 0).unwrap();
     assert_eq!(store.next_log_seq("a").unwrap(), 0);
@@ -367,8 +472,14 @@ fn transfers_round_trip() {
     incoming.direction = Direction::In;
     incoming.snapshot = None;
     store.put_transfer(&incoming).unwrap();
-    assert_eq!(store.transfer("t2").unwrap(), Some(transfer("t2", "prepared")));
-    assert_eq!(store.transfers().unwrap(), [incoming.clone(), transfer("t2", "prepared")]);
+    assert_eq!(
+        store.transfer("t2").unwrap(),
+        Some(transfer("t2", "prepared"))
+    );
+    assert_eq!(
+        store.transfers().unwrap(),
+        [incoming.clone(), transfer("t2", "prepared")]
+    );
 
     let mut committed = transfer("t2", "committed");
     committed.snapshot = None;
@@ -400,7 +511,10 @@ fn a_transaction_does_all_or_nothing() {
         })
         .unwrap_err();
     assert!(matches!(error, Error::Exists(_)), "{error:?}");
-    assert_eq!(store.script("counter-1f3a").unwrap().unwrap().state, ScriptState::Running);
+    assert_eq!(
+        store.script("counter-1f3a").unwrap().unwrap().state,
+        ScriptState::Running
+    );
     assert_eq!(store.transfer("t1").unwrap(), None);
     assert_eq!(store.checkpoint("counter-1f3a").unwrap(), None);
 
@@ -412,7 +526,10 @@ fn a_transaction_does_all_or_nothing() {
         })
     }));
     assert!(panicked.is_err());
-    assert_eq!(store.script("counter-1f3a").unwrap().unwrap().state, ScriptState::Running);
+    assert_eq!(
+        store.script("counter-1f3a").unwrap().unwrap().state,
+        ScriptState::Running
+    );
 
     let value = store
         .transaction(|tx| {
@@ -424,8 +541,14 @@ fn a_transaction_does_all_or_nothing() {
     assert_eq!(value, 42);
     drop(store);
     let store = Store::open(dir.path()).unwrap();
-    assert_eq!(store.script("counter-1f3a").unwrap().unwrap().state, ScriptState::Away);
-    assert_eq!(store.transfer("t1").unwrap(), Some(transfer("t1", "prepared")));
+    assert_eq!(
+        store.script("counter-1f3a").unwrap().unwrap().state,
+        ScriptState::Away
+    );
+    assert_eq!(
+        store.transfer("t1").unwrap(),
+        Some(transfer("t1", "prepared"))
+    );
 }
 
 #[test]
@@ -451,7 +574,10 @@ fn a_corrupt_row_is_an_error() {
     corrupt("UPDATE scripts SET state = 'running', args = '[1, 2'");
     expect_corrupt(store.script("a").map(drop), "args");
     corrupt("UPDATE logs SET stream = 'sideways'");
-    expect_corrupt(store.logs("a", 0, 10).map(drop), "`sideways` is not a stream");
+    expect_corrupt(
+        store.logs("a", 0, 10).map(drop),
+        "`sideways` is not a stream",
+    );
     corrupt("UPDATE transfers SET direction = 'up'");
     expect_corrupt(store.transfer("t1").map(drop), "`up` is not a direction");
     corrupt("UPDATE modules SET wasm = x'00'");
@@ -462,7 +588,11 @@ fn a_corrupt_row_is_an_error() {
 fn a_file_that_is_not_a_database_is_refused() {
     let dir = temp_dir();
     let path = dir.path().join(DATABASE_FILE);
-    std::fs::write(&path, "these are not the pages you are looking for\n".repeat(200)).unwrap();
+    std::fs::write(
+        &path,
+        "these are not the pages you are looking for\n".repeat(200),
+    )
+    .unwrap();
     let error = Store::open(dir.path()).unwrap_err();
     assert!(matches!(error, Error::NotAStore { .. }), "{error:?}");
     let message = error.to_string();
@@ -474,7 +604,9 @@ fn a_file_that_is_not_a_database_is_refused() {
 fn a_database_of_another_application_is_refused() {
     let dir = temp_dir();
     let connection = rusqlite::Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
-    connection.execute_batch("CREATE TABLE recipes (name TEXT)").unwrap();
+    connection
+        .execute_batch("CREATE TABLE recipes (name TEXT)")
+        .unwrap();
     drop(connection);
     let error = Store::open(dir.path()).unwrap_err();
     assert!(matches!(error, Error::NotAStore { .. }), "{error:?}");
@@ -486,12 +618,20 @@ fn a_database_from_a_newer_weft_is_refused() {
     let dir = temp_dir();
     let store = Store::open(dir.path()).unwrap();
     store.insert_script(&record("a")).unwrap();
-    store.transaction(|tx| Ok(tx.pragma_update(None, "user_version", store::SCHEMA_VERSION + 1)?)).unwrap();
+    store
+        .transaction(|tx| Ok(tx.pragma_update(None, "user_version", store::SCHEMA_VERSION + 1)?))
+        .unwrap();
     drop(store);
     let error = Store::open(dir.path()).unwrap_err();
-    assert!(matches!(error, Error::TooNew { found, .. } if found == store::SCHEMA_VERSION + 1), "{error:?}");
+    assert!(
+        matches!(error, Error::TooNew { found, .. } if found == store::SCHEMA_VERSION + 1),
+        "{error:?}"
+    );
     let message = error.to_string();
-    assert!(message.contains(&format!("schema version {}", store::SCHEMA_VERSION + 1)), "{message}");
+    assert!(
+        message.contains(&format!("schema version {}", store::SCHEMA_VERSION + 1)),
+        "{message}"
+    );
     assert!(message.contains("newer"), "{message}");
 }
 
@@ -510,7 +650,9 @@ fn crash_snapshot(script: u64, seq: u64) -> Vec<u8> {
 #[ignore = "the child process of checkpoints_survive_a_killed_writer"]
 fn crash_child() {
     use std::io::Write;
-    let Some(dir) = std::env::var_os(CRASH_DIR) else { return };
+    let Some(dir) = std::env::var_os(CRASH_DIR) else {
+        return;
+    };
     let store = Store::open(Path::new(&dir)).unwrap();
     for seq in 1.. {
         let batch: Vec<Checkpoint> = (0..CRASH_SCRIPTS)
@@ -522,7 +664,9 @@ fn crash_child() {
                 taken_at: seq as f64,
             })
             .collect();
-        let lines: Vec<LogLine> = (0..CRASH_SCRIPTS).map(|i| line(&format!("s{i}"), seq - 1)).collect();
+        let lines: Vec<LogLine> = (0..CRASH_SCRIPTS)
+            .map(|i| line(&format!("s{i}"), seq - 1))
+            .collect();
         store
             .transaction(|tx| {
                 store::save_checkpoints(tx, &batch)?;
@@ -550,7 +694,13 @@ fn checkpoints_survive_a_killed_writer() {
     drop(store);
 
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["crash_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "crash_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CRASH_DIR, dir.path())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -563,7 +713,10 @@ fn checkpoints_survive_a_killed_writer() {
         let mut other = String::new();
         for line in std::io::BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
-            match line.strip_prefix("committed ").and_then(|n| n.parse::<u64>().ok()) {
+            match line
+                .strip_prefix("committed ")
+                .and_then(|n| n.parse::<u64>().ok())
+            {
                 Some(seq) => drop(sender.send(seq)),
                 None => other += &(line + "\n"),
             }
@@ -580,22 +733,39 @@ fn checkpoints_survive_a_killed_writer() {
     child.kill().unwrap();
     let status = child.wait().unwrap();
     let other = reader.join().unwrap();
-    assert_eq!(status.signal(), Some(9), "the child ended before it was killed: {status}\n{other}");
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "the child ended before it was killed: {status}\n{other}"
+    );
     let reported = commits.try_iter().last().unwrap_or(first);
-    assert!(reported >= 2, "the child committed only {reported} rounds in 200 ms");
+    assert!(
+        reported >= 2,
+        "the child committed only {reported} rounds in 200 ms"
+    );
 
     // Every commit reported is there; the one in flight may be too. Within
     // a commit, every script is at the same seq, its snapshot whole, its
     // log lines up to the checkpoint.
     let store = Store::open(dir.path()).unwrap();
-    let seq = store.checkpoint("s0").unwrap().expect("a checkpoint of s0").seq;
-    assert!(seq == reported || seq == reported + 1, "seq {seq}, the child reported {reported}");
+    let seq = store
+        .checkpoint("s0")
+        .unwrap()
+        .expect("a checkpoint of s0")
+        .seq;
+    assert!(
+        seq == reported || seq == reported + 1,
+        "seq {seq}, the child reported {reported}"
+    );
     for i in 0..CRASH_SCRIPTS {
         let id = format!("s{i}");
         let checkpoint = store.checkpoint(&id).unwrap().unwrap();
         assert_eq!(checkpoint.seq, seq, "{id}");
         assert_eq!(checkpoint.log_next, seq, "{id}");
-        assert!(checkpoint.snapshot == crash_snapshot(i, seq), "{id}: the snapshot of seq {seq} is not whole");
+        assert!(
+            checkpoint.snapshot == crash_snapshot(i, seq),
+            "{id}: the snapshot of seq {seq} is not whole"
+        );
         assert_eq!(store.next_log_seq(&id).unwrap(), seq, "{id}");
         let lines = store.logs(&id, 0, usize::MAX).unwrap();
         assert_eq!(lines.len() as u64, seq.min(LOG_LINES_KEPT), "{id}");
@@ -605,31 +775,4 @@ fn checkpoints_survive_a_killed_writer() {
         .transaction(|tx| Ok(tx.query_row("PRAGMA integrity_check", [], |row| row.get(0))?))
         .unwrap();
     assert_eq!(integrity, "ok");
-}
-
-#[test]
-#[ignore = "temporary"]
-fn time_log_rounds() {
-    let dir = temp_dir();
-    let store = Store::open(dir.path()).unwrap();
-    let _ = big_batch(&store);
-    let ids: Vec<String> = (0..BATCH).map(|i| format!("script-{i:04}")).collect();
-    for seq in 0..1000u64 {
-        let lines: Vec<LogLine> = ids.iter().map(|id| line(id, seq)).collect();
-        store.append_logs(&lines).unwrap();
-    }
-    for seq in 1000..1005u64 {
-        let lines: Vec<LogLine> = ids.iter().map(|id| line(id, seq)).collect();
-        let start = Instant::now();
-        store.append_logs(&lines).unwrap();
-        let wal = std::fs::metadata(dir.path().join("node.sqlite3-wal")).map(|m| m.len()).unwrap_or(0);
-        eprintln!("log round: {:.4} s, WAL {} KiB", start.elapsed().as_secs_f64(), wal >> 10);
-    }
-    let start = Instant::now();
-    store.transaction(|tx| { tx.pragma_update(None, "wal_autocheckpoint", 0)?; Ok(()) }).unwrap();
-    store.transaction(|tx| { tx.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?; Ok(()) }).ok();
-    let lines: Vec<LogLine> = ids.iter().map(|id| line(id, 2000)).collect();
-    store.append_logs(&lines).unwrap();
-    let wal = std::fs::metadata(dir.path().join("node.sqlite3-wal")).map(|m| m.len()).unwrap_or(0);
-    eprintln!("one round WAL growth: {} KiB ({:.3}s)", wal >> 10, start.elapsed().as_secs_f64());
 }
