@@ -31,6 +31,10 @@ pub(crate) struct Args {
     /// Worker threads (default: one per core).
     #[arg(long)]
     workers: Option<usize>,
+    /// The largest request body the node reads: a module, a snapshot or
+    /// a transfer (suffixes K, M, G).
+    #[arg(long, value_name = "BYTES", default_value = "256M", value_parser = crate::script::parse_bytes)]
+    max_body: u64,
 }
 
 /// Runs the node until SIGTERM or Ctrl-C.
@@ -43,6 +47,7 @@ pub(crate) fn run(args: Args) -> Result<i32> {
     if let Some(file) = &args.peers {
         config.peers = Some(weft_node::migrate::Peers::load(file).map_err(anyhow::Error::msg)?);
     }
+    config.max_body = usize::try_from(args.max_body).unwrap_or(usize::MAX);
     if let Some(workers) = args.workers {
         config.scheduler.workers = workers;
     }

@@ -192,6 +192,10 @@ pub struct Payload {
     pub logs: Vec<PayloadLine>,
     /// The sequence number of its next line.
     pub log_next: u64,
+    /// Native code compiled by the sender. Refused: this node compiles
+    /// every module itself, whatever the peer's trust.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precompiled: Option<String>,
 }
 
 /// One line of output in a [`Payload`].
@@ -333,6 +337,7 @@ impl Node {
                 })
                 .collect(),
             log_next,
+            precompiled: None,
         };
         let body = serde_json::to_vec(&payload)
             .map_err(|e| Error::Internal(format!("cannot encode the transfer: {e}")))?;
@@ -489,6 +494,12 @@ impl Node {
         fault("receiver-on-prepare");
         let payload: Payload = serde_json::from_slice(body)
             .map_err(|e| Error::BadRequest(format!("not a transfer: {e}")))?;
+        if payload.precompiled.is_some() {
+            return Err(Error::BadRequest(format!(
+                "precompiled code from peer `{from}` is refused: this node validates, \
+                 instruments and compiles every module itself"
+            )));
+        }
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(payload.snapshot.as_bytes())
             .map_err(|e| Error::BadRequest(format!("the snapshot is not base64: {e}")))?;

@@ -51,6 +51,9 @@ pub struct NodeConfig {
     /// The peers it exchanges scripts with (none: it neither sends nor
     /// accepts any).
     pub peers: Option<crate::migrate::Peers>,
+    /// The largest request body it reads (a module, a snapshot, a
+    /// transfer); more is refused with 413.
+    pub max_body: usize,
 }
 
 impl NodeConfig {
@@ -70,6 +73,7 @@ impl NodeConfig {
                 ..weft_sched::Config::default()
             },
             peers: None,
+            max_body: 256 << 20,
         }
     }
 }

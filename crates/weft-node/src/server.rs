@@ -20,9 +20,6 @@ use std::time::Duration;
 /// The OpenAPI description of this API.
 pub const OPENAPI: &str = include_str!("../../../docs/openapi.json");
 
-/// The largest request body the node reads (a module or a snapshot).
-pub const MAX_BODY: usize = 256 << 20;
-
 /// The longest a log request waits for a line.
 const MAX_WAIT: Duration = Duration::from_secs(30);
 
@@ -46,6 +43,7 @@ struct App {
 
 /// The API's routes over `node`.
 pub fn router(node: Arc<Node>) -> Router {
+    let max_body = node.config().max_body;
     let app = App {
         node,
         requests: Arc::default(),
@@ -67,7 +65,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/restore", post(restore))
         .route("/v1/scripts/{id}/migrate", post(migrate))
         .route("/v1/transfers/{transfer}/{step}", post(transfer))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(app.clone(), count))
         .with_state(app)
 }

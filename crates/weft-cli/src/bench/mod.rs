@@ -9,6 +9,7 @@ use clap::Subcommand;
 
 mod fairness;
 mod instrument;
+mod migrate;
 mod preempt;
 mod programs;
 mod runner;
@@ -37,6 +38,10 @@ pub(crate) enum Bench {
     /// target, Jain's fairness index, scheduler overhead, slice lengths,
     /// pause latency and memory per script.
     Fairness(fairness::Args),
+    /// Two `weft serve` nodes on 127.0.0.1: migration latency of scripts
+    /// with 64 KiB, 1 MiB and 16 MiB of memory against a local snapshot,
+    /// and checkpoint throughput of 1,000 scripts, on the way and on stop.
+    Migrate(migrate::Args),
 }
 
 pub(crate) fn run(which: Bench) -> Result<()> {
@@ -45,5 +50,6 @@ pub(crate) fn run(which: Bench) -> Result<()> {
         Bench::Snapshot(args) => snapshot::run(args),
         Bench::Preempt(args) => preempt::run(args),
         Bench::Fairness(args) => fairness::run(args),
+        Bench::Migrate(args) => migrate::run(args),
     }
 }

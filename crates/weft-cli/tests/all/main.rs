@@ -7,6 +7,7 @@ mod deterministic;
 mod examples;
 mod hostile;
 mod instrument;
+mod migrate;
 mod programs;
 mod serve;
 mod util;

@@ -13,24 +13,37 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A `weft serve` child process.
-struct Serve {
+pub(crate) struct Serve {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Serve {
     /// Starts a node on a free port with its store in `data`.
-    fn start(data: &Path) -> Serve {
+    pub(crate) fn start(data: &Path) -> Serve {
+        Serve::start_with(data, "127.0.0.1:0", &[], &[])
+    }
+
+    /// Starts a node listening on `listen` with its store in `data`, more
+    /// arguments and environment variables.
+    pub(crate) fn start_with(
+        data: &Path,
+        listen: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Serve {
         let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
             .args([
                 "serve",
                 "--listen",
-                "127.0.0.1:0",
+                listen,
                 "--checkpoint-every",
                 "0.2",
                 "--data",
             ])
             .arg(data)
+            .args(args)
+            .envs(env.iter().copied())
             .env("WEFT_CACHE_DIR", cache_dir())
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
@@ -58,27 +71,27 @@ impl Serve {
     }
 
     /// SIGTERM, and the exit status.
-    fn stop(mut self) -> Option<i32> {
+    pub(crate) fn stop(mut self) -> Option<i32> {
         self.signal(libc::SIGTERM);
         let status = self.child.wait().expect("waits");
         status.code()
     }
 
     /// SIGKILL: the node dies at once.
-    fn crash(mut self) {
+    pub(crate) fn crash(mut self) {
         self.signal(libc::SIGKILL);
         let _ = self.child.wait();
     }
 
     /// Runs a client command against this node.
-    fn weft(&self, args: &[&str]) -> std::process::Output {
+    pub(crate) fn weft(&self, args: &[&str]) -> std::process::Output {
         // Right after the subcommand: a deploy's script arguments follow `--`.
         let mut all = vec![args[0], "--node", &self.url];
         all.extend_from_slice(&args[1..]);
         weft(&all)
     }
 
-    fn agent() -> ureq::Agent {
+    pub(crate) fn agent() -> ureq::Agent {
         ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(60)))
@@ -86,7 +99,7 @@ impl Serve {
             .into()
     }
 
-    fn get(&self, path: &str) -> (u16, Value) {
+    pub(crate) fn get(&self, path: &str) -> (u16, Value) {
         let mut response = Self::agent()
             .get(&format!("{}{path}", self.url))
             .call()
@@ -104,7 +117,7 @@ impl Serve {
         )
     }
 
-    fn post(&self, path: &str, body: &[u8], json: bool) -> (u16, Value) {
+    pub(crate) fn post(&self, path: &str, body: &[u8], json: bool) -> (u16, Value) {
         let request = Self::agent().post(&format!("{}{path}", self.url));
         let request = if json {
             request.header("content-type", "application/json")
@@ -120,7 +133,7 @@ impl Serve {
         )
     }
 
-    fn deploy(&self, wasm: &[u8], name: &str, args: &[&str]) -> String {
+    pub(crate) fn deploy(&self, wasm: &[u8], name: &str, args: &[&str]) -> String {
         let body = json!({
             "wasm": base64::engine::general_purpose::STANDARD.encode(wasm),
             "name": name,
@@ -132,7 +145,7 @@ impl Serve {
     }
 
     /// Every line of a script's output, through the paged API.
-    fn lines(&self, id: &str) -> Vec<String> {
+    pub(crate) fn lines(&self, id: &str) -> Vec<String> {
         let mut lines = Vec::new();
         let mut since = 0;
         loop {
@@ -150,7 +163,7 @@ impl Serve {
         }
     }
 
-    fn scripts(&self) -> Vec<Value> {
+    pub(crate) fn scripts(&self) -> Vec<Value> {
         let (status, list) = self.get("/v1/scripts");
         assert_eq!(status, 200, "{list}");
         list["scripts"].as_array().expect("scripts").clone()
@@ -166,7 +179,7 @@ impl Drop for Serve {
 
 /// `tick 1`, `tick 2`, ... every `period_ms`, for ever (a counter in
 /// memory, so that a restored script goes on counting).
-fn ticker(period_ms: u64) -> Vec<u8> {
+pub(crate) fn ticker(period_ms: u64) -> Vec<u8> {
     let wat = format!(
         r#"(module
   (import "weft" "log" (func $log (param i32 i32)))
@@ -198,20 +211,20 @@ fn ticker(period_ms: u64) -> Vec<u8> {
 }
 
 /// Checks that `lines` is `tick 1` .. `tick n` and returns n.
-fn ticks(lines: &[String], context: &str) -> usize {
+pub(crate) fn ticks(lines: &[String], context: &str) -> usize {
     for (i, line) in lines.iter().enumerate() {
         assert_eq!(line, &format!("tick {}", i + 1), "{context}: {lines:?}");
     }
     lines.len()
 }
 
-fn data_dir() -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn data_dir() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let data = dir.path().join("node");
     (dir, data)
 }
 
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let end = Instant::now() + Duration::from_secs(60);
     while !done() {
         assert!(Instant::now() < end, "timed out waiting for {what}");
