@@ -107,6 +107,19 @@ fn counter_counts_in_every_language() {
         assert_eq!(lines_of(&lines, "counter"), expected, "{language}");
         assert_eq!(exit_of(&summary, "counter"), "exited with status 0");
     }
+    // C++, through the same C header.
+    let source = examples_dir().join("cpp/counter.cpp");
+    let output = Path::new(env!("CARGO_TARGET_TMPDIR")).join("examples/counter.wasm");
+    std::fs::create_dir_all(output.parent().expect("a parent")).expect("creates the directory");
+    let out = weft(&["compile", &path(&source), "-o", &path(&output)]);
+    assert!(
+        out.status.success(),
+        "weft compile counter.cpp: {}",
+        stderr(&out)
+    );
+    let (lines, _) = up(&[&path(&output)]);
+    let expected: Vec<String> = (1..=10).map(|i| format!("count {i}")).collect();
+    assert_eq!(lines_of(&lines, "counter"), expected, "c++");
     let wat = examples_dir().join("wat/counter.wat");
     let (lines, _) = up(&[&path(&wat)]);
     let expected: Vec<String> = (1..=10).map(|i| format!("count {i}")).collect();

@@ -242,10 +242,16 @@ fn a_hostile_peer_is_refused_and_the_node_keeps_serving() {
                 &weft_node::migrate::sign(secret, "POST", &path, body),
             );
         }
-        let mut response = request.send(body).expect("b answers");
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap_or_default();
-        (status, text)
+        match request.send(body) {
+            Ok(mut response) => {
+                let status = response.status().as_u16();
+                let text = response.body_mut().read_to_string().unwrap_or_default();
+                (status, text)
+            }
+            // The node may answer an oversized body before reading all of
+            // it, and close the connection: the sender sees it closed.
+            Err(e) => (0, e.to_string()),
+        }
     };
     let error = |text: &str| -> String {
         serde_json::from_str::<Value>(text).expect("a JSON error")["error"]
@@ -309,7 +315,10 @@ fn a_hostile_peer_is_refused_and_the_node_keeps_serving() {
 
     let huge = vec![b'x'; 2 << 20];
     let (status, text) = send(Some("a"), SECRET, "prepare", &huge);
-    assert_eq!(status, 413, "{text}");
+    assert!(
+        status == 413 || (status == 0 && text.contains("disconnected")),
+        "an oversized body: {status} {text}"
+    );
 
     let (status, text) = send(Some("a"), SECRET, "commit", b"");
     assert_eq!(
