@@ -39,6 +39,14 @@ pub(crate) struct Args {
 
 /// Runs the node until SIGTERM or Ctrl-C.
 pub(crate) fn run(args: Args) -> Result<i32> {
+    // The node's warnings (a transfer not resolved yet, a failed commit to
+    // the store) on standard error; `RUST_LOG` chooses more.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
     let runtime =
         Arc::new(Runtime::new(RuntimeConfig::default()).context("cannot create a runtime")?);
     let mut config = NodeConfig::new(args.data.clone());

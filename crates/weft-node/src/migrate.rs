@@ -210,6 +210,14 @@ pub struct PayloadLine {
     pub text: String,
 }
 
+/// How an outgoing transfer ended.
+enum Settled {
+    /// The peer has the script.
+    Moved,
+    /// The script continues here.
+    TakenBack,
+}
+
 /// The phases of a transfer, as both sides record them.
 pub mod phase {
     /// Sender: the script is stopped and the transfer recorded.
@@ -309,6 +317,9 @@ impl Node {
                 "the script `{id}` is paused: resume it before moving it"
             )));
         }
+        let transfer_id = format!("{}-{:016x}", id, rand::random::<u64>());
+        // The resolver leaves this transfer alone while this call runs it.
+        let _busy = self.busy_transfer(&transfer_id);
         let mut snapshot = self.world().evict(id, Duration::from_secs(10))?;
         let bytes = match self.carrying_module(&mut snapshot, id) {
             Ok(bytes) => bytes,
@@ -342,7 +353,7 @@ impl Node {
         let body = serde_json::to_vec(&payload)
             .map_err(|e| Error::Internal(format!("cannot encode the transfer: {e}")))?;
         let transfer = Transfer {
-            id: format!("{}-{:016x}", id, rand::random::<u64>()),
+            id: transfer_id.clone(),
             script: id.into(),
             peer: peer.name.clone(),
             direction: Direction::Out,
@@ -389,18 +400,24 @@ impl Node {
         committing.phase = phase::COMMITTING.into();
         committing.updated_at = unix_now();
         store.put_transfer(&committing)?;
-        self.commit_out(&peers, &peer, &committing)
-            .map(|()| peer.url.clone())
+        match self.commit_out(&peers, &peer, &committing)? {
+            Settled::Moved => Ok(peer.url.clone()),
+            Settled::TakenBack => Err(Error::Conflict(format!(
+                "peer `{}` lost the transfer; the script continues here",
+                peer.name
+            ))),
+        }
     }
 
     /// Commits an outgoing transfer on the peer, then forgets the script.
-    fn commit_out(&self, peers: &Peers, peer: &Peer, transfer: &Transfer) -> Result<()> {
+    fn commit_out(&self, peers: &Peers, peer: &Peer, transfer: &Transfer) -> Result<Settled> {
         let path = format!("/v1/transfers/{}/commit", transfer.id);
         match call(peers, peer, &path, b"") {
             Ok((200, _)) => {}
             Ok((404, _)) => {
-                // The peer never stored it: it is ours again.
-                return self.abort_out(peers, peer, transfer);
+                // The peer does not have it (it lost it): it is ours again.
+                self.abort_out(peers, peer, transfer)?;
+                return Ok(Settled::TakenBack);
             }
             Ok((status, text)) => {
                 return Err(Error::Conflict(format!(
@@ -422,7 +439,7 @@ impl Node {
             store::delete_transfer(tx, &transfer.id)
         })?;
         self.forget(&transfer.script);
-        Ok(())
+        Ok(Settled::Moved)
     }
 
     /// Takes an outgoing transfer back: aborts it on the peer, then
@@ -472,9 +489,13 @@ impl Node {
             let Some(peer) = peers.by_name(&transfer.peer).cloned() else {
                 continue;
             };
+            let Some(_busy) = self.try_busy_transfer(&transfer.id) else {
+                // A `migrate` call is running it.
+                continue;
+            };
             let outcome = match transfer.phase.as_str() {
                 phase::PREPARING => self.abort_out(&peers, &peer, &transfer),
-                phase::COMMITTING => self.commit_out(&peers, &peer, &transfer),
+                phase::COMMITTING => self.commit_out(&peers, &peer, &transfer).map(|_| ()),
                 _ => Ok(()),
             };
             if let Err(e) = outcome {
@@ -485,6 +506,7 @@ impl Node {
 
     /// `prepare` from a peer: validates and stores the transfer.
     pub fn receive_prepare(&self, transfer: &str, body: &[u8], from: &str) -> Result<()> {
+        let _incoming = self.incoming_lock();
         if let Some(existing) = self.store().transfer(transfer)? {
             return match existing.phase.as_str() {
                 phase::PREPARED | phase::COMMITTED => Ok(()),
@@ -551,6 +573,7 @@ impl Node {
 
     /// `commit` from a peer: the script becomes this node's and runs.
     pub fn receive_commit(&self, transfer: &str) -> Result<()> {
+        let _incoming = self.incoming_lock();
         let stored = self
             .store()
             .transfer(transfer)?
@@ -622,6 +645,7 @@ impl Node {
 
     /// `abort` from a peer: drops a prepared transfer.
     pub fn receive_abort(&self, transfer: &str) -> Result<()> {
+        let _incoming = self.incoming_lock();
         match self.store().transfer(transfer)? {
             None => Ok(()),
             Some(t) if t.phase == phase::COMMITTED => Err(Error::Conflict(format!(

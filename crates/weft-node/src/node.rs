@@ -326,6 +326,22 @@ pub struct Node {
     /// Module hashes by the names scripts spawn them by.
     names: Mutex<HashMap<String, [u8; 32]>>,
     down: AtomicBool,
+    /// Outgoing transfers a `migrate` call or the resolver is running.
+    busy_transfers: Arc<Mutex<std::collections::HashSet<String>>>,
+    /// Held while a peer's transfer step runs: one at a time.
+    incoming: Mutex<()>,
+}
+
+/// Marks an outgoing transfer as being run, until dropped.
+pub(crate) struct BusyTransfer {
+    set: Arc<Mutex<std::collections::HashSet<String>>>,
+    id: String,
+}
+
+impl Drop for BusyTransfer {
+    fn drop(&mut self) {
+        lock(&self.set).remove(&self.id);
+    }
 }
 
 fn hash_hex(hash: &[u8; 32]) -> String {
@@ -387,6 +403,8 @@ impl Node {
             records: Mutex::default(),
             names: Mutex::default(),
             down: AtomicBool::new(false),
+            busy_transfers: Arc::default(),
+            incoming: Mutex::new(()),
         });
         node.recover()?;
         let writer = {
@@ -414,6 +432,31 @@ impl Node {
                 .map_err(|e| Error::Internal(format!("cannot start the transfer thread: {e}")))?;
         }
         Ok(node)
+    }
+
+    /// Marks `id` as run by the caller (see [`BusyTransfer`]).
+    pub(crate) fn busy_transfer(&self, id: &str) -> BusyTransfer {
+        lock(&self.busy_transfers).insert(id.to_string());
+        BusyTransfer {
+            set: self.busy_transfers.clone(),
+            id: id.to_string(),
+        }
+    }
+
+    /// Like [`Node::busy_transfer`], unless someone runs it already.
+    pub(crate) fn try_busy_transfer(&self, id: &str) -> Option<BusyTransfer> {
+        if !lock(&self.busy_transfers).insert(id.to_string()) {
+            return None;
+        }
+        Some(BusyTransfer {
+            set: self.busy_transfers.clone(),
+            id: id.to_string(),
+        })
+    }
+
+    /// Serialises the steps peers ask of this node.
+    pub(crate) fn incoming_lock(&self) -> MutexGuard<'_, ()> {
+        lock(&self.incoming)
     }
 
     pub(crate) fn peers_config(&self) -> Option<&crate::migrate::Peers> {

@@ -448,6 +448,7 @@ fn bad_requests_are_refused_and_the_node_keeps_serving() {
     let (status, openapi) = node.get("/openapi.json");
     assert_eq!(status, 200);
     assert_eq!(openapi["openapi"].as_str().map(|v| &v[..2]), Some("3."));
-    assert!(node.lines(&id).len() > 1, "the script stopped");
+    wait_until("the script to print on", || node.lines(&id).len() > 1);
+    assert_eq!(node.get(&format!("/v1/scripts/{id}")).1["state"], "running");
     assert_eq!(node.stop(), Some(0));
 }
