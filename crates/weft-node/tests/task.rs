@@ -29,8 +29,13 @@ const SLEEPER: &str = r#"(module
       (br $forever))))"#;
 
 fn runtime() -> Arc<Runtime> {
+    runtime_with(weft_instrument::Config::fuel())
+}
+
+fn runtime_with(instrumentation: weft_instrument::Config) -> Arc<Runtime> {
     Arc::new(
         Runtime::new(RuntimeConfig {
+            instrumentation,
             cache_dir: None,
             max_wasm_stack: 512 << 10,
             ..RuntimeConfig::default()
@@ -128,7 +133,10 @@ fn an_idle_script_hibernates_and_comes_back_where_it_was() {
 
 #[test]
 fn pause_and_kill_take_effect_within_a_slice() {
-    let runtime = runtime();
+    // A fuel-checking script sees a pause at its next host call or at the
+    // end of its slice's fuel; one that checks the interrupt flag sees it
+    // at its next check, which is what this shows.
+    let runtime = runtime_with(weft_instrument::Config::flag(true));
     let module = runtime.load(&wat::parse_str(SPINNER).unwrap()).unwrap();
     let scheduler = Scheduler::new(Config {
         workers: 1,
