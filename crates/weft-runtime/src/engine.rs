@@ -133,6 +133,43 @@ pub fn module_hash(wasm: &[u8]) -> [u8; 32] {
     Sha256::digest(wasm).into()
 }
 
+/// The compiled code of a module, as one runtime hands it to another
+/// ([`Runtime::precompiled`], [`Runtime::load_precompiled`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Precompiled {
+    /// The compiling engine's [`Runtime::engine_fingerprint`].
+    pub engine: String,
+    /// The [`instrumentation_name`] it was instrumented with.
+    pub instrumentation: String,
+    /// The code, as Wasmtime serializes it.
+    pub code: Vec<u8>,
+}
+
+impl std::fmt::Debug for Precompiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Precompiled")
+            .field("engine", &self.engine)
+            .field("instrumentation", &self.instrumentation)
+            .field("code", &format_args!("{} bytes", self.code.len()))
+            .finish()
+    }
+}
+
+/// Feeds what is hashed into a SHA-256, for a fingerprint that is the same
+/// in every process and build (the standard hasher promises neither).
+struct Sha256Hasher(Sha256);
+
+impl Hasher for Sha256Hasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    fn finish(&self) -> u64 {
+        let digest = self.0.clone().finalize();
+        u64::from_le_bytes(digest[..8].try_into().expect("a SHA-256 has 32 bytes"))
+    }
+}
+
 /// Where weft's scripts run: one engine, its module cache and the host
 /// functions every script can import.
 ///
@@ -241,6 +278,88 @@ impl Runtime {
         }
         let instrumented = weft_instrument::instrument(wasm, instrumentation)?;
         let compiled = self.compile(&id, &instrumented.wasm)?;
+        let module = Arc::new(ScriptModule::new(
+            id.clone(),
+            wasm,
+            instrumented.info,
+            compiled,
+            &self.linker,
+        )?);
+        self.lock_modules().insert(id, module.clone());
+        Ok(module)
+    }
+
+    /// The compiled code of a loaded module, for a runtime on another node
+    /// that trusts this one: see [`Runtime::load_precompiled`].
+    pub fn precompiled(&self, module: &ScriptModule) -> Result<Precompiled> {
+        let code = module
+            .module()
+            .serialize()
+            .map_err(|e| Error::engine("cannot serialize compiled code", e))?;
+        Ok(Precompiled {
+            engine: self.engine_fingerprint(),
+            instrumentation: module.id().instrumentation.clone(),
+            code,
+        })
+    }
+
+    /// A fingerprint of what compiled code depends on: the Wasmtime
+    /// version, the target and the compiler settings. Two runtimes with the
+    /// same fingerprint can run each other's [`Runtime::precompiled`] code.
+    pub fn engine_fingerprint(&self) -> String {
+        let mut hasher = Sha256Hasher(Sha256::new());
+        self.engine
+            .precompile_compatibility_hash()
+            .hash(&mut hasher);
+        hex::encode(hasher.0.finalize())
+    }
+
+    /// Like [`Runtime::load`], but takes the compiled code from `code`
+    /// instead of compiling the instrumented module (the module is still
+    /// instrumented, for what the instrumentation reports). Fails with
+    /// [`Error::Incompatible`] when the code was compiled by an engine with
+    /// another fingerprint or for another instrumentation; the caller can
+    /// then [`Runtime::load`] the module instead.
+    ///
+    /// # Safety
+    ///
+    /// Wasmtime runs whatever machine code it is given. `code` must be what
+    /// [`Runtime::precompiled`] returned for this same `wasm`, from a
+    /// runtime the caller trusts (a peer authenticated as trusted).
+    pub unsafe fn load_precompiled(
+        &self,
+        wasm: &[u8],
+        code: &Precompiled,
+    ) -> Result<Arc<ScriptModule>> {
+        let instrumentation = &self.config.instrumentation;
+        let id = ModuleId {
+            hash: module_hash(wasm),
+            instrumentation: instrumentation_name(instrumentation),
+        };
+        if let Some(module) = self.lock_modules().get(&id) {
+            return Ok(module.clone());
+        }
+        if code.engine != self.engine_fingerprint() {
+            return Err(Error::Incompatible(
+                "the code was compiled by an engine of another version or configuration".into(),
+            ));
+        }
+        if code.instrumentation != id.instrumentation {
+            return Err(Error::Incompatible(format!(
+                "the code is instrumented for `{}`, this runtime uses `{}`",
+                code.instrumentation, id.instrumentation
+            )));
+        }
+        let instrumented = weft_instrument::instrument(wasm, instrumentation)?;
+        // SAFETY: the caller vouches for the code (see above); Wasmtime
+        // also checks its header against this engine.
+        let compiled = unsafe { Module::deserialize(&self.engine, &code.code) }
+            .map_err(|e| Error::Incompatible(format!("the code does not load here: {e:#}")))?;
+        if let Some(path) = self.cache_path(&id)
+            && let Err(e) = self.store_cached(&path, &compiled)
+        {
+            tracing::warn!("cannot cache compiled code in {}: {e}", path.display());
+        }
         let module = Arc::new(ScriptModule::new(
             id.clone(),
             wasm,

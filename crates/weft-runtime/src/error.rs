@@ -33,6 +33,10 @@ pub enum Error {
     /// script that has exited, for instance).
     #[error("{0}")]
     State(String),
+    /// Precompiled code that this runtime cannot run (another engine
+    /// version or configuration, or another instrumentation).
+    #[error("precompiled code refused: {0}")]
+    Incompatible(String),
     /// Wasmtime failed outside a script's own execution.
     #[error("{0}")]
     Engine(String),

@@ -118,9 +118,9 @@ pub mod wasi;
 pub use controls::{Controls, Step};
 pub use durable::write_atomically;
 pub use engine::{
-    DEFAULT_MAX_WASM_STACK, POOLED_MEMORIES, POOLED_TABLE_ELEMENTS, POOLED_TABLES, Runtime,
-    RuntimeConfig, default_cache_dir, instrumentation_name, module_hash, parse_instrumentation,
-    thread_stack_size,
+    DEFAULT_MAX_WASM_STACK, POOLED_MEMORIES, POOLED_TABLE_ELEMENTS, POOLED_TABLES, Precompiled,
+    Runtime, RuntimeConfig, default_cache_dir, instrumentation_name, module_hash,
+    parse_instrumentation, thread_stack_size,
 };
 pub use error::{Error, Result};
 pub use host::{

@@ -96,3 +96,69 @@ fn corrupt_cache_files_are_compiled_again() {
         "no temporary files left"
     );
 }
+
+#[test]
+fn precompiled_code_runs_in_another_runtime_with_the_same_engine() {
+    let wasm = wat::parse_str(EXITING).unwrap();
+    let sender = crate::runtime();
+    let code = sender.precompiled(&sender.load(&wasm).unwrap()).unwrap();
+    assert_eq!(code.engine, sender.engine_fingerprint());
+    assert_eq!(code.instrumentation, "fuel");
+
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = cached_runtime(dir.path(), weft_instrument::Config::fuel());
+    assert_eq!(receiver.engine_fingerprint(), sender.engine_fingerprint());
+    // SAFETY: the code comes from `sender`, a runtime of this process.
+    let module = unsafe { receiver.load_precompiled(&wasm, &code) }.unwrap();
+    let mut script =
+        Script::spawn(&receiver, &module, ScriptOptions::default(), Stdio::null()).unwrap();
+    assert_eq!(script.run(Budget::Unlimited).unwrap(), &Status::Exited(42));
+    // The code went into the receiver's disk cache, as if compiled there.
+    assert_eq!(cache_files(dir.path()).len(), 1);
+}
+
+#[test]
+fn precompiled_code_of_another_engine_or_instrumentation_is_refused() {
+    let wasm = wat::parse_str(EXITING).unwrap();
+    let fuel = crate::runtime();
+    let code = fuel.precompiled(&fuel.load(&wasm).unwrap()).unwrap();
+
+    // Another engine configuration: another fingerprint.
+    let nans = runtime_with(RuntimeConfig {
+        canonical_nans: true,
+        ..config()
+    });
+    assert_ne!(nans.engine_fingerprint(), fuel.engine_fingerprint());
+    // SAFETY: refused before any code is loaded.
+    let refused = unsafe { nans.load_precompiled(&wasm, &code) }.unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("another version or configuration"),
+        "{refused}"
+    );
+
+    // The same engine, another instrumentation.
+    let flag = runtime_with(RuntimeConfig {
+        instrumentation: weft_instrument::Config::flag(false),
+        ..config()
+    });
+    assert_eq!(flag.engine_fingerprint(), fuel.engine_fingerprint());
+    // SAFETY: refused before any code is loaded.
+    let refused = unsafe { flag.load_precompiled(&wasm, &code) }.unwrap_err();
+    assert!(
+        refused.to_string().contains("instrumented for `fuel`"),
+        "{refused}"
+    );
+
+    // Bytes that are not Wasmtime's: refused by its header check.
+    let mut garbage = code.clone();
+    garbage.code = b"not code at all".to_vec();
+    // SAFETY: Wasmtime rejects these bytes by their header before running
+    // anything.
+    let refused = unsafe { crate::runtime().load_precompiled(&wasm, &garbage) }.unwrap_err();
+    assert!(
+        refused.to_string().contains("does not load here"),
+        "{refused}"
+    );
+}
