@@ -138,6 +138,9 @@ pub(crate) struct Deployment<'a> {
     pub owner: Option<&'a str>,
     /// The arguments, the first being the program name (node default `[name]`).
     pub args: Option<&'a [String]>,
+    /// The source the module was compiled from, kept by the node for peers
+    /// that take scripts as source.
+    pub source: Option<&'a weft_node::SourceFile>,
 }
 
 /// The body of `POST /v1/scripts`.
@@ -150,6 +153,8 @@ struct DeployBody<'a> {
     owner: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     args: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<&'a weft_node::SourceFile>,
 }
 
 /// The body of every error answer.
@@ -256,6 +261,7 @@ impl NodeClient {
             name: deployment.name,
             owner: deployment.owner,
             args: deployment.args,
+            source: deployment.source,
         };
         let json = serde_json::to_vec(&body).map_err(|e| NodeError::BadAnswer {
             node: self.base.clone(),
@@ -673,6 +679,7 @@ pub(crate) fn run(command: NodeCommand) -> Result<()> {
 fn deploy(args: DeployArgs) -> Result<()> {
     let client = args.node.client()?;
     let wasm = crate::read_module(&args.module)?;
+    let source = source_file(&args.module)?;
     let name = args.name.unwrap_or_else(|| default_name(&args.module));
     let script_args = script_args(&name, args.args);
     let record = client.deploy(&Deployment {
@@ -680,8 +687,24 @@ fn deploy(args: DeployArgs) -> Result<()> {
         name: Some(&name),
         owner: args.owner.as_deref(),
         args: Some(&script_args),
+        source: source.as_ref(),
     })?;
     print_stdout(&format!("{}\n", record.id))
+}
+
+/// The source of a script deployed from a source file (what a node sends
+/// to a `source` peer), `None` for a module.
+fn source_file(path: &Path) -> Result<Option<weft_node::SourceFile>> {
+    if !crate::compile::Language::of(path).is_some_and(crate::compile::Language::needs_toolchain) {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {} as text", path.display()))?;
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(Some(weft_node::SourceFile { file, text }))
 }
 
 /// A script's name when `--name` is not given: its file's stem.
@@ -1200,6 +1223,7 @@ mod tests {
             name: Some("counter"),
             owner: None,
             args: Some(&args),
+            source: None,
         };
         assert_eq!(
             serde_json::to_value(&body).unwrap(),

@@ -179,6 +179,22 @@ pub struct Compiled {
     pub diagnostics: String,
 }
 
+/// Builds a source file a node received from a `source` peer (the node's
+/// [`weft_node::Compiler`]), as [`compile`] would from a file of that name.
+pub fn compile_received(source: &weft_node::SourceFile) -> std::result::Result<Vec<u8>, String> {
+    let dir = tempfile::Builder::new()
+        .prefix("weft-source-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+    // `SourceFile::check` let through only a plain file name.
+    let path = dir.path().join(&source.file);
+    std::fs::write(&path, &source.text)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    compile(&path, &CompileOptions::default())
+        .map(|compiled| compiled.wasm)
+        .map_err(|e| format!("{e:#}"))
+}
+
 /// Builds `source` into a validated module that imports only what weft
 /// provides, from the cache when an identical build was made before.
 pub fn compile(source: &Path, options: &CompileOptions) -> Result<Compiled> {

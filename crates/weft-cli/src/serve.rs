@@ -56,6 +56,8 @@ pub(crate) fn run(args: Args) -> Result<i32> {
         config.peers = Some(weft_node::migrate::Peers::load(file).map_err(anyhow::Error::msg)?);
     }
     config.max_body = usize::try_from(args.max_body).unwrap_or(usize::MAX);
+    // What `source` peers send is built with the toolchains of `weft compile`.
+    config.compiler = Some(weft_node::Compiler::new(crate::compile::compile_received));
     if let Some(workers) = args.workers {
         config.scheduler.workers = workers;
     }

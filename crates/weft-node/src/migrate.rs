@@ -33,18 +33,33 @@
 //!
 //! A node accepts transfers only from the peers of its peers file, each
 //! authenticated by an HMAC-SHA256 over each request with a secret shared
-//! by the two nodes. Every peer is treated as untrusted: it sends the
-//! original module with the snapshot, and the receiver validates,
-//! instruments and compiles it and checks the snapshot against its own
-//! limits. Precompiled code is refused from any peer.
+//! by the two nodes. Each peer has a trust level, which both nodes set the
+//! same way in their peers files; it says what a transfer carries:
+//!
+//! - `untrusted` (the default): the original module with the snapshot. The
+//!   receiver validates, instruments and compiles the module and checks the
+//!   snapshot against its own limits. Precompiled code is refused.
+//! - `trusted`: the same, plus the sender's compiled code. The receiver
+//!   runs that code instead of compiling when its engine has the same
+//!   fingerprint (Wasmtime version, target, compiler settings) and the same
+//!   instrumentation, and compiles the module itself otherwise. Everything
+//!   else is checked as for an untrusted peer.
+//! - `source`: the script's source instead of the module (so only scripts
+//!   deployed from source can move to such a peer). The receiver compiles
+//!   it with its own toolchains; the result must be the very module the
+//!   snapshot was taken of, else the transfer is refused. Then it is
+//!   checked as for an untrusted peer.
 
 use crate::node::{Error, Node, Result};
+use crate::source::SourceFile;
 use crate::store::{self, Direction, LogLine, ScriptRecord, ScriptState, Stream, Transfer};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use weft_snapshot::DecodeLimits;
 
@@ -52,13 +67,12 @@ use weft_snapshot::DecodeLimits;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Trust {
-    /// Authenticated; could ship precompiled code (this node accepts none
-    /// from anyone, so it is handled as `untrusted`).
+    /// Sends its compiled code along, which runs here when the engines
+    /// match.
     Trusted,
     /// Sends the original module with the snapshot; everything is checked.
     Untrusted,
-    /// Sends the script's source (handled as `untrusted`: the module is
-    /// sent and checked).
+    /// Sends the script's source, which this node compiles.
     Source,
 }
 
@@ -192,10 +206,25 @@ pub struct Payload {
     pub logs: Vec<PayloadLine>,
     /// The sequence number of its next line.
     pub log_next: u64,
-    /// Native code compiled by the sender. Refused: this node compiles
-    /// every module itself, whatever the peer's trust.
+    /// The sender's compiled code (from a `trusted` peer only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub precompiled: Option<String>,
+    pub precompiled: Option<PayloadCode>,
+    /// The script's source (to and from a `source` peer, whose snapshot
+    /// does not carry the module).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceFile>,
+}
+
+/// Compiled code in a [`Payload`]: a [`weft_runtime::Precompiled`].
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayloadCode {
+    /// The compiling engine's fingerprint.
+    pub engine: String,
+    /// The instrumentation the code was compiled with.
+    pub instrumentation: String,
+    /// The code, in base64.
+    pub code: String,
 }
 
 /// One line of output in a [`Payload`].
@@ -317,11 +346,33 @@ impl Node {
                 "the script `{id}` is paused: resume it before moving it"
             )));
         }
+        // What the peer's trust level says goes along (before the script
+        // is stopped, so that a script that cannot go keeps running).
+        let source = match peer.trust {
+            Trust::Source => Some(self.store().source(&record.module)?.ok_or_else(|| {
+                Error::Conflict(format!(
+                    "peer `{}` takes scripts as source, and `{id}` was deployed as a module; \
+                     deploy it from its source file to move it there",
+                    peer.name
+                ))
+            })?),
+            Trust::Trusted | Trust::Untrusted => None,
+        };
+        let precompiled = match peer.trust {
+            Trust::Trusted => Some(self.precompiled_code(&record.module)?),
+            Trust::Source | Trust::Untrusted => None,
+        };
         let transfer_id = format!("{}-{:016x}", id, rand::random::<u64>());
         // The resolver leaves this transfer alone while this call runs it.
         let _busy = self.busy_transfer(&transfer_id);
         let mut snapshot = self.world().evict(id, Duration::from_secs(10))?;
-        let bytes = match self.carrying_module(&mut snapshot, id) {
+        let carried = if source.is_some() {
+            weft_snapshot::encode(&snapshot)
+                .map_err(|e| Error::Internal(format!("cannot encode the snapshot: {e}")))
+        } else {
+            self.carrying_module(&mut snapshot, id)
+        };
+        let bytes = match carried {
             Ok(bytes) => bytes,
             Err(e) => {
                 self.world()
@@ -348,7 +399,8 @@ impl Node {
                 })
                 .collect(),
             log_next,
-            precompiled: None,
+            precompiled,
+            source,
         };
         let body = serde_json::to_vec(&payload)
             .map_err(|e| Error::Internal(format!("cannot encode the transfer: {e}")))?;
@@ -516,10 +568,14 @@ impl Node {
         fault("receiver-on-prepare");
         let payload: Payload = serde_json::from_slice(body)
             .map_err(|e| Error::BadRequest(format!("not a transfer: {e}")))?;
-        if payload.precompiled.is_some() {
+        let trust = self
+            .peers_config()
+            .and_then(|peers| peers.by_name(from))
+            .map_or(Trust::Untrusted, |peer| peer.trust);
+        if payload.precompiled.is_some() && trust != Trust::Trusted {
             return Err(Error::BadRequest(format!(
-                "precompiled code from peer `{from}` is refused: this node validates, \
-                 instruments and compiles every module itself"
+                "precompiled code from peer `{from}` is refused: it is not a trusted peer of \
+                 this node, whose modules this node validates, instruments and compiles itself"
             )));
         }
         let bytes = base64::engine::general_purpose::STANDARD
@@ -527,28 +583,35 @@ impl Node {
             .map_err(|e| Error::BadRequest(format!("the snapshot is not base64: {e}")))?;
         let snapshot = weft_snapshot::decode(&bytes, &DecodeLimits::default())
             .map_err(|e| Error::BadRequest(format!("the snapshot is refused: {e}")))?;
-        let wasm = snapshot
-            .wasm
-            .as_deref()
-            .ok_or_else(|| Error::BadRequest("the snapshot does not carry its module".into()))?;
-        let hash = weft_runtime::module_hash(wasm);
-        if snapshot.module.hash != hash {
-            return Err(Error::BadRequest(format!(
-                "the snapshot claims module {}, but carries module {}",
-                hex::encode(snapshot.module.hash),
-                hex::encode(hash)
-            )));
-        }
         if snapshot.meta.script_id != payload.script {
             return Err(Error::BadRequest(format!(
                 "the snapshot is of `{}`, not of `{}`",
                 snapshot.meta.script_id, payload.script
             )));
         }
-        let module = self
-            .runtime()
-            .load(wasm)
-            .map_err(|e| Error::BadRequest(format!("the module is refused: {e}")))?;
+        let wasm = match trust {
+            Trust::Source => self.compile_source(from, payload.source.as_ref())?,
+            Trust::Trusted | Trust::Untrusted => snapshot.wasm.clone().ok_or_else(|| {
+                Error::BadRequest("the snapshot does not carry its module".into())
+            })?,
+        };
+        let hash = weft_runtime::module_hash(&wasm);
+        if snapshot.module.hash != hash {
+            return Err(Error::BadRequest(match trust {
+                Trust::Source => format!(
+                    "the snapshot is of module {}, but its source compiles to module {} on \
+                     this node (are the toolchains the same?)",
+                    hex::encode(snapshot.module.hash),
+                    hex::encode(hash)
+                ),
+                _ => format!(
+                    "the snapshot claims module {}, but carries module {}",
+                    hex::encode(snapshot.module.hash),
+                    hex::encode(hash)
+                ),
+            }));
+        }
+        let module = self.load_incoming(from, &wasm, payload.precompiled.as_ref(), trust)?;
         snapshot
             .validate(module.shape(), &self.config().limits)
             .map_err(|e| Error::BadRequest(format!("the snapshot does not fit: {e}")))?;
@@ -558,7 +621,12 @@ impl Node {
                 payload.script
             )));
         }
-        self.store().put_module(&hash, wasm)?;
+        self.store().put_module(&hash, &wasm)?;
+        if let Some(source) = &payload.source
+            && trust == Trust::Source
+        {
+            self.store().put_source(&hash, source)?;
+        }
         self.store().put_transfer(&Transfer {
             id: transfer.into(),
             script: payload.script,
@@ -569,6 +637,101 @@ impl Node {
             updated_at: unix_now(),
         })?;
         Ok(())
+    }
+
+    /// The compiled code of a module this node runs, for a trusted peer.
+    fn precompiled_code(&self, hash: &[u8; 32]) -> Result<PayloadCode> {
+        let wasm = self.store().module(hash)?.ok_or_else(|| {
+            Error::Internal(format!("the store has no module {}", hex::encode(hash)))
+        })?;
+        let runtime = self.runtime();
+        let module = runtime
+            .load(&wasm)
+            .map_err(|e| Error::Internal(format!("the module does not load: {e}")))?;
+        let code = runtime
+            .precompiled(&module)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(PayloadCode {
+            engine: code.engine,
+            instrumentation: code.instrumentation,
+            code: base64::engine::general_purpose::STANDARD.encode(&code.code),
+        })
+    }
+
+    /// Compiles the source a `source` peer sent.
+    fn compile_source(&self, from: &str, source: Option<&SourceFile>) -> Result<Vec<u8>> {
+        let source = source.ok_or_else(|| {
+            Error::BadRequest(format!(
+                "peer `{from}` is a source peer of this node: its transfers must carry the \
+                 script's source"
+            ))
+        })?;
+        source.check().map_err(Error::BadRequest)?;
+        let compiler = self.config().compiler.as_ref().ok_or_else(|| {
+            Error::BadRequest(format!(
+                "peer `{from}` sent source, and this node has no compiler for it"
+            ))
+        })?;
+        let wasm = compiler.compile(source).map_err(|e| {
+            Error::BadRequest(format!(
+                "the source `{}` does not compile here: {e}",
+                source.file
+            ))
+        })?;
+        Ok(wasm)
+    }
+
+    /// Loads the module of an incoming transfer: from the peer's code if it
+    /// is trusted and its code runs here, else compiled here.
+    fn load_incoming(
+        &self,
+        from: &str,
+        wasm: &[u8],
+        code: Option<&PayloadCode>,
+        trust: Trust,
+    ) -> Result<Arc<weft_runtime::ScriptModule>> {
+        let runtime = self.runtime();
+        if let Some(code) = code
+            && trust == Trust::Trusted
+        {
+            let code = weft_runtime::Precompiled {
+                engine: code.engine.clone(),
+                instrumentation: code.instrumentation.clone(),
+                code: base64::engine::general_purpose::STANDARD
+                    .decode(code.code.as_bytes())
+                    .map_err(|e| {
+                        Error::BadRequest(format!("the precompiled code is not base64: {e}"))
+                    })?,
+            };
+            // SAFETY: the code comes from a peer this node's peers file
+            // marks as trusted, authenticated by its shared secret: running
+            // its code is what trusting it means. It is the code of
+            // `wasm`, whose hash the snapshot names.
+            match unsafe { runtime.load_precompiled(wasm, &code) } {
+                Ok(module) => {
+                    self.metrics()
+                        .modules_precompiled
+                        .fetch_add(1, Ordering::Relaxed);
+                    return Ok(module);
+                }
+                Err(weft_runtime::Error::Incompatible(why)) => {
+                    tracing::info!(
+                        "the code of trusted peer `{from}` does not run here ({why}); \
+                         compiling its module"
+                    );
+                }
+                Err(e) => return Err(Error::BadRequest(format!("the module is refused: {e}"))),
+            }
+        }
+        let module = runtime
+            .load(wasm)
+            .map_err(|e| Error::BadRequest(format!("the module is refused: {e}")))?;
+        let counter = match trust {
+            Trust::Source => &self.metrics().modules_from_source,
+            Trust::Trusted | Trust::Untrusted => &self.metrics().modules_compiled,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        Ok(module)
     }
 
     /// `commit` from a peer: the script becomes this node's and runs.
@@ -592,8 +755,10 @@ impl Node {
             .map_err(|e| Error::Internal(format!("the stored snapshot is unreadable: {e}")))?;
         let mut snapshot = weft_snapshot::decode(&bytes, &DecodeLimits::default())
             .map_err(|e| Error::Internal(format!("the stored snapshot is unreadable: {e}")))?;
-        let wasm = snapshot.wasm.take().unwrap_or_default();
-        let hash = weft_runtime::module_hash(&wasm);
+        // `prepare` checked that the module stored under this hash (carried
+        // or compiled from source) is the snapshot's.
+        snapshot.wasm = None;
+        let hash = snapshot.module.hash;
         let checkpoint_bytes = weft_snapshot::encode(&snapshot)
             .map_err(|e| Error::Internal(format!("cannot encode the checkpoint: {e}")))?;
         let record = ScriptRecord {

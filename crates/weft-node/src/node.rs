@@ -54,6 +54,9 @@ pub struct NodeConfig {
     /// The largest request body it reads (a module, a snapshot, a
     /// transfer); more is refused with 413.
     pub max_body: usize,
+    /// Compiles the source that `source` peers send (none: their
+    /// transfers are refused).
+    pub compiler: Option<crate::source::Compiler>,
 }
 
 impl NodeConfig {
@@ -74,6 +77,7 @@ impl NodeConfig {
             },
             peers: None,
             max_body: 256 << 20,
+            compiler: None,
         }
     }
 }
@@ -163,6 +167,13 @@ pub struct Metrics {
     pub checkpoint_nanos: AtomicU64,
     /// Store commits.
     pub commits: AtomicU64,
+    /// Modules of incoming transfers that came with precompiled code this
+    /// node could run.
+    pub modules_precompiled: AtomicU64,
+    /// Modules of incoming transfers this node instrumented and compiled.
+    pub modules_compiled: AtomicU64,
+    /// Modules of incoming transfers this node compiled from their source.
+    pub modules_from_source: AtomicU64,
 }
 
 /// Lines and checkpoints on their way to the store.
@@ -617,8 +628,12 @@ impl Node {
         name: &str,
         owner: &str,
         args: Vec<String>,
+        source: Option<&crate::source::SourceFile>,
     ) -> Result<Record> {
         self.check_up()?;
+        if let Some(source) = source {
+            source.check().map_err(Error::BadRequest)?;
+        }
         if !valid_name(name) {
             return Err(Error::BadRequest(format!(
                 "`{name}` is not a script name: 1 to 64 letters, digits, `_` or `-`"
@@ -630,6 +645,9 @@ impl Node {
             .map_err(|e| Error::BadRequest(format!("the module is refused: {e}")))?;
         let hash = weft_runtime::module_hash(wasm);
         self.shared.store.put_module(&hash, wasm)?;
+        if let Some(source) = source {
+            self.shared.store.put_source(&hash, source)?;
+        }
         let hex = hash_hex(&hash);
         self.world.add_module(&hex, module.clone());
         self.world.add_module(name, module);

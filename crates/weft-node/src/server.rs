@@ -127,6 +127,9 @@ struct DeployBody {
     owner: Option<String>,
     #[serde(default)]
     args: Vec<String>,
+    /// The source the module was compiled from, kept for `source` peers.
+    #[serde(default)]
+    source: Option<crate::source::SourceFile>,
 }
 
 async fn deploy(
@@ -145,7 +148,9 @@ async fn deploy(
     let name = body.name.unwrap_or_else(|| "script".into());
     let owner = body.owner.unwrap_or_else(|| "default".into());
     let node = app.node.clone();
-    let record = blocking(move || node.deploy(&wasm, &name, &owner, body.args)).await?;
+    let record =
+        blocking(move || node.deploy(&wasm, &name, &owner, body.args, body.source.as_ref()))
+            .await?;
     Ok((StatusCode::CREATED, Json(record)))
 }
 
@@ -294,6 +299,21 @@ fn prometheus(node: &Node, requests: u64) -> String {
         let _ = writeln!(out, "# HELP {name} {help}");
         let _ = writeln!(out, "# TYPE {name} counter");
         let _ = writeln!(out, "{name} {value}");
+    }
+    let _ = writeln!(
+        out,
+        "# HELP weft_transfer_modules_total Modules of incoming transfers, by how they were \
+         made ready: the trusted peer's own code, instrumented and compiled here, or compiled \
+         here from source."
+    );
+    let _ = writeln!(out, "# TYPE weft_transfer_modules_total counter");
+    for (how, counter) in [
+        ("precompiled", &m.modules_precompiled),
+        ("compiled", &m.modules_compiled),
+        ("source", &m.modules_from_source),
+    ] {
+        let n = counter.load(Ordering::Relaxed);
+        let _ = writeln!(out, "weft_transfer_modules_total{{how=\"{how}\"}} {n}");
     }
     if let Some((c, busy)) = node.scheduler_counters() {
         let _ = writeln!(out, "# HELP weft_scheduler_slices_total Slices run.");

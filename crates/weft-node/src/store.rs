@@ -6,6 +6,8 @@
 //!
 //! ```text
 //! modules      hash BLOB (sha-256, 32 bytes) PK, wasm BLOB
+//! sources      module BLOB PK -> modules, file TEXT, text TEXT: the source
+//!              of a module deployed from source (schema version 2)
 //! scripts      id TEXT PK, name, owner, module BLOB(32), args TEXT (a JSON
 //!              list of strings), state TEXT, exit TEXT NULL, created_at
 //!              REAL, log_lines INTEGER (how many rows `logs` holds for it)
@@ -78,6 +80,7 @@
 //! # }
 //! ```
 
+use crate::source::SourceFile;
 use rusqlite::types::FromSql;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior};
 use sha2::{Digest, Sha256};
@@ -96,7 +99,7 @@ pub const DATABASE_FILE: &str = "node.sqlite3";
 pub const LOCK_FILE: &str = "node.lock";
 
 /// The schema version this store writes, in `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// `PRAGMA application_id` of a weft store: "weft" in ASCII.
 pub const APPLICATION_ID: i64 = 0x7765_6674;
@@ -104,7 +107,18 @@ pub const APPLICATION_ID: i64 = 0x7765_6674;
 /// How many log lines the store keeps of each script: the newest ones.
 pub const LOG_LINES_KEPT: u64 = 10_000;
 
-/// The schema of [`SCHEMA_VERSION`].
+/// The table schema version 2 added: the source of modules deployed from
+/// source.
+const SOURCES_TABLE: &str = "
+CREATE TABLE sources (
+    module BLOB NOT NULL PRIMARY KEY REFERENCES modules (hash),
+    file TEXT NOT NULL,
+    text TEXT NOT NULL
+) STRICT;
+";
+
+/// The schema of version 1; [`SOURCES_TABLE`] completes it to
+/// [`SCHEMA_VERSION`].
 const SCHEMA: &str = "
 CREATE TABLE modules (
     hash BLOB NOT NULL PRIMARY KEY CHECK (length(hash) = 32),
@@ -421,6 +435,31 @@ impl Store {
         module(&self.connection(), hash)
     }
 
+    /// Keeps the source of a stored module; keeping it again replaces it.
+    pub fn put_source(&self, hash: &[u8; 32], source: &SourceFile) -> Result<()> {
+        self.connection()
+            .prepare_cached(
+                "INSERT INTO sources (module, file, text) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (module) DO UPDATE SET file = excluded.file, text = excluded.text",
+            )?
+            .execute((&hash[..], &source.file, &source.text))?;
+        Ok(())
+    }
+
+    /// The source of that module, if it was deployed from source.
+    pub fn source(&self, hash: &[u8; 32]) -> Result<Option<SourceFile>> {
+        Ok(self
+            .connection()
+            .prepare_cached("SELECT file, text FROM sources WHERE module = ?1")?
+            .query_row([&hash[..]], |row| {
+                Ok(SourceFile {
+                    file: row.get(0)?,
+                    text: row.get(1)?,
+                })
+            })
+            .optional()?)
+    }
+
     /// Adds a script; [`Error::Exists`] if its id is taken.
     pub fn insert_script(&self, record: &ScriptRecord) -> Result<()> {
         insert_script(&self.connection(), record)
@@ -571,11 +610,18 @@ fn open_database(path: &Path) -> Result<Connection> {
     if version == 0 {
         let transaction = Transaction::new_unchecked(&connection, TransactionBehavior::Immediate)?;
         transaction.execute_batch(SCHEMA)?;
+        transaction.execute_batch(SOURCES_TABLE)?;
         transaction.pragma_update(None, "application_id", APPLICATION_ID)?;
         transaction.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         transaction.commit()?;
     }
-    // Versions 1..SCHEMA_VERSION would migrate here, once there are any.
+    if version == 1 {
+        // Version 2 keeps the source of modules deployed from source.
+        let transaction = Transaction::new_unchecked(&connection, TransactionBehavior::Immediate)?;
+        transaction.execute_batch(SOURCES_TABLE)?;
+        transaction.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        transaction.commit()?;
+    }
     Ok(connection)
 }
 

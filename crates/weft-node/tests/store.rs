@@ -776,3 +776,45 @@ fn checkpoints_survive_a_killed_writer() {
         .unwrap();
     assert_eq!(integrity, "ok");
 }
+
+#[test]
+fn a_version_1_store_gains_the_sources_table() {
+    let dir = temp_dir();
+    let path = dir.path().join(DATABASE_FILE);
+    let module: [u8; 32] = Sha256::digest(b"\0asm1").into();
+    // A store as version 1 wrote it: the sources table missing.
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store.put_module(&module, b"\0asm1").unwrap();
+        store
+            .transaction(|tx| {
+                tx.execute_batch("DROP TABLE sources")?;
+                Ok(tx.pragma_update(None, "user_version", 1)?)
+            })
+            .unwrap();
+    }
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    let tables: i64 = connection
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name = 'sources'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(tables, 0);
+    drop(connection);
+
+    let store = Store::open(dir.path()).unwrap();
+    let source = weft_node::SourceFile {
+        file: "counter.c".into(),
+        text: "int main(void) { return 0; }\n".into(),
+    };
+    assert_eq!(store.source(&module).unwrap(), None);
+    store.put_source(&module, &source).unwrap();
+    assert_eq!(store.source(&module).unwrap(), Some(source));
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, store::SCHEMA_VERSION);
+}

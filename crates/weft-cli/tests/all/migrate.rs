@@ -33,6 +33,11 @@ struct Pair {
 
 impl Pair {
     fn new() -> Pair {
+        Pair::with_trust("untrusted")
+    }
+
+    /// Two nodes that give each other the trust level `trust`.
+    fn with_trust(trust: &str) -> Pair {
         let (dir_a, data_a) = data_dir();
         let (dir_b, data_b) = data_dir();
         let listen = [
@@ -43,7 +48,10 @@ impl Pair {
             let path = dir.join(format!("peers-{me}.json"));
             let text = json!({
                 "node": me,
-                "peers": [{"name": other, "url": format!("http://{url}"), "secret": SECRET}],
+                "peers": [{
+                    "name": other, "url": format!("http://{url}"), "secret": SECRET,
+                    "trust": trust,
+                }],
             });
             std::fs::write(&path, text.to_string()).expect("writes the peers file");
             path
@@ -218,6 +226,72 @@ fn sender_killed_after_the_commit() {
     assert_eq!(owner, 1, "committed: the script is the receiver's");
 }
 
+/// A `step` of transfer `t1` sent to `to` as peer `name` (no peer headers
+/// without one), signed with `secret`: the status (0 if the connection
+/// closed early) and the body.
+fn send_step(
+    to: &Serve,
+    name: Option<&str>,
+    secret: &str,
+    step: &str,
+    body: &[u8],
+) -> (u16, String) {
+    let path = format!("/v1/transfers/t1/{step}");
+    let mut request = Serve::agent().post(&format!("{}{path}", to.url));
+    if let Some(name) = name {
+        request = request.header("x-weft-peer", name).header(
+            "x-weft-signature",
+            &weft_node::migrate::sign(secret, "POST", &path, body),
+        );
+    }
+    match request.send(body) {
+        Ok(mut response) => {
+            let status = response.status().as_u16();
+            let text = response.body_mut().read_to_string().unwrap_or_default();
+            (status, text)
+        }
+        // The node may answer an oversized body before reading all of
+        // it, and close the connection: the sender sees it closed.
+        Err(e) => (0, e.to_string()),
+    }
+}
+
+/// The `error` of a JSON error answer.
+fn error(text: &str) -> String {
+    serde_json::from_str::<Value>(text).expect("a JSON error")["error"]
+        .as_str()
+        .expect("an error message")
+        .to_string()
+}
+
+/// `GET /v1/scripts/{id}/snapshot` (the snapshot carries its module).
+fn snapshot_of(node: &Serve, id: &str) -> Vec<u8> {
+    let mut response = Serve::agent()
+        .get(&format!("{}/v1/scripts/{id}/snapshot", node.url))
+        .call()
+        .expect("the node answers");
+    assert_eq!(response.status().as_u16(), 200);
+    response
+        .body_mut()
+        .with_config()
+        .limit(1 << 30)
+        .read_to_vec()
+        .expect("bytes")
+}
+
+/// A `prepare` body for script `id` with `snapshot`, and one more field.
+fn transfer_body(id: &str, name: &str, snapshot: &[u8], extra: Option<(&str, Value)>) -> Vec<u8> {
+    let mut body = json!({
+        "script": id, "name": name, "owner": "default", "args": [name],
+        "snapshot": base64::engine::general_purpose::STANDARD.encode(snapshot),
+        "logs": [], "log_next": 0,
+    });
+    if let Some((k, v)) = extra {
+        body[k] = v;
+    }
+    body.to_string().into_bytes()
+}
+
 #[test]
 fn a_hostile_peer_is_refused_and_the_node_keeps_serving() {
     let mut pair = Pair::new();
@@ -232,56 +306,13 @@ fn a_hostile_peer_is_refused_and_the_node_keeps_serving() {
     ));
     let id = pair.a().deploy(&ticker(10), "ticker", &[]);
     wait_until("ticks", || pair.a().lines(&id).len() >= 3);
-    let agent = Serve::agent();
-    let send = |name: Option<&str>, secret: &str, step: &str, body: &[u8]| -> (u16, String) {
-        let path = format!("/v1/transfers/t1/{step}");
-        let mut request = agent.post(&format!("{}{path}", pair.b().url));
-        if let Some(name) = name {
-            request = request.header("x-weft-peer", name).header(
-                "x-weft-signature",
-                &weft_node::migrate::sign(secret, "POST", &path, body),
-            );
-        }
-        match request.send(body) {
-            Ok(mut response) => {
-                let status = response.status().as_u16();
-                let text = response.body_mut().read_to_string().unwrap_or_default();
-                (status, text)
-            }
-            // The node may answer an oversized body before reading all of
-            // it, and close the connection: the sender sees it closed.
-            Err(e) => (0, e.to_string()),
-        }
-    };
-    let error = |text: &str| -> String {
-        serde_json::from_str::<Value>(text).expect("a JSON error")["error"]
-            .as_str()
-            .expect("an error message")
-            .to_string()
+    let send = |name: Option<&str>, secret: &str, step: &str, body: &[u8]| {
+        send_step(pair.b(), name, secret, step, body)
     };
     // A real transfer body to tamper with.
-    let (status, _) = pair.a().get(&format!("/v1/scripts/{id}"));
-    assert_eq!(status, 200);
-    let mut response = agent
-        .get(&format!("{}/v1/scripts/{id}/snapshot", pair.a().url))
-        .call()
-        .expect("a answers");
-    let snapshot = response
-        .body_mut()
-        .with_config()
-        .limit(1 << 30)
-        .read_to_vec()
-        .expect("bytes");
-    let payload = |snapshot: &[u8], extra: Option<(&str, &str)>| {
-        let mut body = json!({
-            "script": id, "name": "ticker", "owner": "default", "args": ["ticker"],
-            "snapshot": base64::engine::general_purpose::STANDARD.encode(snapshot),
-            "logs": [], "log_next": 0,
-        });
-        if let Some((k, v)) = extra {
-            body[k] = Value::String(v.into());
-        }
-        body.to_string().into_bytes()
+    let snapshot = snapshot_of(pair.a(), &id);
+    let payload = |snapshot: &[u8], extra: Option<(&str, Value)>| {
+        transfer_body(&id, "ticker", snapshot, extra)
     };
     let good = payload(&snapshot, None);
 
@@ -308,10 +339,17 @@ fn a_hostile_peer_is_refused_and_the_node_keeps_serving() {
     assert_eq!(status, 400, "{text}");
     assert!(error(&text).contains("claims module"), "{text}");
 
-    let precompiled = payload(&snapshot, Some(("precompiled", "f0VMRgIBAQ")));
+    // Code from a peer that is not trusted, however well it claims to fit.
+    let code = json!({
+        "engine": "0".repeat(64), "instrumentation": "fuel", "code": "f0VMRgIBAQ",
+    });
+    let precompiled = payload(&snapshot, Some(("precompiled", code)));
     let (status, text) = send(Some("a"), SECRET, "prepare", &precompiled);
     assert_eq!(status, 400, "{text}");
-    assert!(error(&text).contains("precompiled"), "{text}");
+    assert!(
+        error(&text).contains("precompiled code from peer `a` is refused"),
+        "{text}"
+    );
 
     let huge = vec![b'x'; 2 << 20];
     let (status, text) = send(Some("a"), SECRET, "prepare", &huge);
@@ -333,4 +371,119 @@ fn a_hostile_peer_is_refused_and_the_node_keeps_serving() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(pair.settles(&id), 1);
     std::thread::sleep(Duration::from_millis(50));
+}
+
+/// The value of `weft_transfer_modules_total{how="..."}` on `node`.
+fn modules_made(node: &Serve, how: &str) -> u64 {
+    let (status, text) = node.get("/metrics");
+    assert_eq!(status, 200);
+    let text = text.as_str().expect("metrics are text").to_string();
+    let key = format!("weft_transfer_modules_total{{how=\"{how}\"}} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&key))
+        .unwrap_or_else(|| panic!("no {key} in {text}"))
+        .parse()
+        .expect("a count")
+}
+
+#[test]
+fn a_trusted_peer_ships_its_compiled_code() {
+    let mut pair = Pair::with_trust("trusted");
+    pair.start(0, None);
+    pair.start(1, None);
+    let id = pair.a().deploy(&ticker(10), "ticker", &[]);
+    wait_until("ticks on a", || pair.a().lines(&id).len() >= 5);
+    let out = migrate(pair.a(), &id, pair.b());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(pair.settles(&id), 1);
+    continues(pair.b(), &id, 10);
+    // b ran a's code: both run the same weft binary, so the engines match.
+    assert_eq!(modules_made(pair.b(), "precompiled"), 1);
+    assert_eq!(modules_made(pair.b(), "compiled"), 0);
+    // It survives b's restart (its code is in b's store and cache).
+    pair.b.take().expect("b runs").stop();
+    pair.start(1, None);
+    continues(pair.b(), &id, pair.b().lines(&id).len() + 3);
+}
+
+/// Checks that `lines` is `count 1` .. `count n` and returns n.
+fn counts(lines: &[String], context: &str) -> usize {
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(line, &format!("count {}", i + 1), "{context}: {lines:?}");
+    }
+    lines.len()
+}
+
+#[test]
+fn a_source_peer_compiles_the_script_from_its_source() {
+    let mut pair = Pair::with_trust("source");
+    pair.start(0, None);
+    pair.start(1, None);
+    let counter = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/c/counter.c");
+    let out = pair.a().weft(&[
+        "deploy",
+        counter.to_str().expect("a UTF-8 path"),
+        "--",
+        "1000000",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    wait_until("counts on a", || pair.a().lines(&id).len() >= 5);
+
+    // What a source peer must send, refused step by step: no source, and a
+    // source that is not the one the snapshot's module was built from.
+    let mut snapshot =
+        weft_snapshot::decode(&snapshot_of(pair.a(), &id), &Default::default()).expect("decodes");
+    snapshot.wasm = None;
+    let snapshot = weft_snapshot::encode(&snapshot).expect("encodes");
+    let (status, text) = send_step(
+        pair.b(),
+        Some("a"),
+        SECRET,
+        "prepare",
+        &transfer_body(&id, "counter", &snapshot, None),
+    );
+    assert_eq!(status, 400, "{text}");
+    assert!(
+        error(&text).contains("must carry the script's source"),
+        "{text}"
+    );
+    let text = std::fs::read_to_string(&counter).expect("reads the source");
+    let changed = json!({"file": "counter.c", "text": text.replace("count %ld", "Count %ld")});
+    let body = transfer_body(&id, "counter", &snapshot, Some(("source", changed)));
+    let (status, text) = send_step(pair.b(), Some("a"), SECRET, "prepare", &body);
+    assert_eq!(status, 400, "{text}");
+    assert!(
+        error(&text).contains("its source compiles to module"),
+        "{text}"
+    );
+    assert_eq!(modules_made(pair.b(), "source"), 0);
+
+    let out = migrate(pair.a(), &id, pair.b());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(pair.settles(&id), 1);
+    // b built the module from the C source with its own clang.
+    assert_eq!(modules_made(pair.b(), "source"), 1);
+    assert_eq!(modules_made(pair.b(), "compiled"), 0);
+    let n = pair.b().lines(&id).len();
+    wait_until("more counts on b", || pair.b().lines(&id).len() > n + 5);
+    // And back: b kept the source, so it can send it on.
+    let out = migrate(pair.b(), &id, pair.a());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(pair.settles(&id), 0);
+    let n = pair.a().lines(&id).len();
+    wait_until("more counts on a", || pair.a().lines(&id).len() > n + 5);
+    counts(&pair.a().lines(&id), &id);
+
+    // A script deployed as a module has no source to send: it stays.
+    let module = pair.a().deploy(&ticker(10), "ticker", &[]);
+    wait_until("ticks", || pair.a().lines(&module).len() >= 3);
+    let out = migrate(pair.a(), &module, pair.b());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("takes scripts as source"),
+        "{}",
+        stderr(&out)
+    );
+    continues(pair.a(), &module, pair.a().lines(&module).len() + 3);
 }
