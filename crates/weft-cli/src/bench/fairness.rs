@@ -25,7 +25,7 @@
 
 use crate::bench::table::Table;
 use anyhow::{Context, Result, bail, ensure};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde::Serialize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -285,15 +285,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
         ),
     };
 
-    let progress = match args.json {
-        true => ProgressBar::hidden(),
-        false => ProgressBar::new(scripts as u64),
-    };
-    progress.set_style(
-        ProgressStyle::with_template("{prefix:>10.bold} [{bar:30}] {pos}/{len} {wide_msg}")
-            .context("invalid progress bar template")?
-            .progress_chars("=> "),
-    );
+    let progress = super::progress_bar(scripts as u64, 10, args.json)?;
 
     let runtime = Arc::new(
         Runtime::new(RuntimeConfig {

@@ -23,7 +23,7 @@ use crate::bench::stats::{quantile, ratio};
 use crate::bench::table::Table;
 use anyhow::{Context, Result, bail, ensure};
 use base64::Engine;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
@@ -151,18 +151,7 @@ struct Checkpoints {
 
 pub(crate) fn run(args: Args) -> Result<()> {
     let steps = SIZES.len() as u64 * u64::from(args.runs) + SCRIPTS as u64 + METRICS_WINDOW + 1;
-    let progress = match args.json {
-        true => ProgressBar::hidden(),
-        false => ProgressBar::new(steps),
-    };
-    progress.set_style(
-        ProgressStyle::with_template(
-            "{prefix:>14.bold} [{bar:30}] {pos}/{len}, {elapsed} {wide_msg}",
-        )
-        .context("invalid progress bar template")?
-        .progress_chars("=> "),
-    );
-    progress.enable_steady_tick(Duration::from_millis(200));
+    let progress = super::progress_bar(steps, 14, args.json)?;
     let report = measure(args.runs, &progress);
     progress.finish_and_clear();
     let report = report?;

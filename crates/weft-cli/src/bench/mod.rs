@@ -4,8 +4,10 @@
 //! evaluates and reports ratios against it, so that a figure never depends on
 //! a number measured on another day or another machine.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::time::Duration;
 
 mod fairness;
 mod instrument;
@@ -52,4 +54,25 @@ pub(crate) fn run(which: Bench) -> Result<()> {
         Bench::Fairness(args) => fairness::run(args),
         Bench::Migrate(args) => migrate::run(args),
     }
+}
+
+/// The progress bar of a benchmark of `steps` steps: a bar with the step's
+/// name in a column `prefix_width` wide, the elapsed time and a message;
+/// hidden when the report goes out as JSON. It ticks on its own, so a long
+/// step does not look stuck.
+pub(crate) fn progress_bar(steps: u64, prefix_width: usize, json: bool) -> Result<ProgressBar> {
+    let progress = match json {
+        true => ProgressBar::hidden(),
+        false => ProgressBar::new(steps),
+    };
+    let template = format!(
+        "{{prefix:>{prefix_width}.bold}} [{{bar:30}}] {{pos}}/{{len}}, {{elapsed}} {{wide_msg}}"
+    );
+    progress.set_style(
+        ProgressStyle::with_template(&template)
+            .context("invalid progress bar template")?
+            .progress_chars("=> "),
+    );
+    progress.enable_steady_tick(Duration::from_millis(200));
+    Ok(progress)
 }

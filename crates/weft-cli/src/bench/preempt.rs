@@ -7,10 +7,9 @@
 //! | [`server`] | short (~0.5 ms) and long (~50 ms) requests served by a fixed set of workers, preempted every 1 ms, as the share of long ones grows from 0 to 50 % | the same arrivals served run to completion |
 
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde::Serialize;
 use std::path::PathBuf;
-use std::time::Duration;
 use weft_runtime::{Runtime, RuntimeConfig};
 
 mod costs;
@@ -46,18 +45,8 @@ struct Report {
 }
 
 pub(crate) fn run(args: Args) -> Result<()> {
-    let progress = match args.json {
-        true => ProgressBar::hidden(),
-        false => ProgressBar::new(costs::progress_steps() + server::progress_steps()),
-    };
-    progress.set_style(
-        ProgressStyle::with_template(
-            "{prefix:>12.bold} [{bar:30}] {pos}/{len}, {elapsed} {wide_msg}",
-        )
-        .context("invalid progress bar template")?
-        .progress_chars("=> "),
-    );
-    progress.enable_steady_tick(Duration::from_millis(200));
+    let steps = costs::progress_steps() + server::progress_steps();
+    let progress = super::progress_bar(steps, 12, args.json)?;
     let report = measure(&progress, args.server_seconds, args.runs);
     progress.finish_and_clear();
     let report = report?;

@@ -17,7 +17,7 @@
 use crate::bench::runner::on_large_stack;
 use crate::bench::stats::Summary;
 use anyhow::{Context, Result, bail, ensure};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde::Serialize;
 use std::time::{Duration, Instant};
 use weft_runtime::{Budget, Runtime, RuntimeConfig, Script, Status};
@@ -51,16 +51,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
     let runs = u64::from(args.runs);
     let steps = (capture::MEMORY_MIB.len() + switch::DEPTHS.len() + 1) as u64 * runs
         + pause::PROGRESS_STEPS;
-    let progress = match args.json {
-        true => ProgressBar::hidden(),
-        false => ProgressBar::new(steps),
-    };
-    progress.set_style(
-        ProgressStyle::with_template("{prefix:>12.bold} [{bar:30}] {pos}/{len}, {elapsed}")
-            .context("invalid progress bar template")?
-            .progress_chars("=> "),
-    );
-    progress.enable_steady_tick(Duration::from_millis(200));
+    let progress = super::progress_bar(steps, 12, args.json)?;
     let report = measure(args.runs, &progress);
     progress.finish_and_clear();
     let report = report?;
