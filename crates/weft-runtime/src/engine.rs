@@ -276,8 +276,22 @@ impl Runtime {
         if let Some(module) = self.lock_modules().get(&id) {
             return Ok(module.clone());
         }
+        self.instrument_and_link(id, wasm, instrumentation, |id, instrumented| {
+            self.compile(id, instrumented)
+        })
+    }
+
+    /// Instruments `wasm` (for what the instrumentation reports), takes its
+    /// machine code from `code` and keeps the linked module in memory.
+    fn instrument_and_link(
+        &self,
+        id: ModuleId,
+        wasm: &[u8],
+        instrumentation: &weft_instrument::Config,
+        code: impl FnOnce(&ModuleId, &[u8]) -> Result<Module>,
+    ) -> Result<Arc<ScriptModule>> {
         let instrumented = weft_instrument::instrument(wasm, instrumentation)?;
-        let compiled = self.compile(&id, &instrumented.wasm)?;
+        let compiled = code(&id, &instrumented.wasm)?;
         let module = Arc::new(ScriptModule::new(
             id.clone(),
             wasm,
@@ -350,25 +364,18 @@ impl Runtime {
                 code.instrumentation, id.instrumentation
             )));
         }
-        let instrumented = weft_instrument::instrument(wasm, instrumentation)?;
-        // SAFETY: the caller vouches for the code (see above); Wasmtime
-        // also checks its header against this engine.
-        let compiled = unsafe { Module::deserialize(&self.engine, &code.code) }
-            .map_err(|e| Error::Incompatible(format!("the code does not load here: {e:#}")))?;
-        if let Some(path) = self.cache_path(&id)
-            && let Err(e) = self.store_cached(&path, &compiled)
-        {
-            tracing::warn!("cannot cache compiled code in {}: {e}", path.display());
-        }
-        let module = Arc::new(ScriptModule::new(
-            id.clone(),
-            wasm,
-            instrumented.info,
-            compiled,
-            &self.linker,
-        )?);
-        self.lock_modules().insert(id, module.clone());
-        Ok(module)
+        self.instrument_and_link(id, wasm, instrumentation, |id, _| {
+            // SAFETY: the caller vouches for the code (see above); Wasmtime
+            // also checks its header against this engine.
+            let compiled = unsafe { Module::deserialize(&self.engine, &code.code) }
+                .map_err(|e| Error::Incompatible(format!("the code does not load here: {e:#}")))?;
+            if let Some(path) = self.cache_path(id)
+                && let Err(e) = self.store_cached(&path, &compiled)
+            {
+                tracing::warn!("cannot cache compiled code in {}: {e}", path.display());
+            }
+            Ok(compiled)
+        })
     }
 
     /// The cached module with this id, if it was loaded.

@@ -135,9 +135,10 @@ fn continues(node: &Serve, id: &str, at_least: usize) {
     ticks(&node.lines(id), id);
 }
 
-#[test]
-fn a_counter_moves_there_and_back_with_no_gap_and_no_repeat() {
-    let mut pair = Pair::new();
+/// Starts two nodes of trust level `trust`, deploys a ticker on a and
+/// moves it to b, where it goes on ticking.
+fn ticker_moved_to_b(trust: &str) -> (Pair, String) {
+    let mut pair = Pair::with_trust(trust);
     pair.start(0, None);
     pair.start(1, None);
     let id = pair.a().deploy(&ticker(10), "ticker", &[]);
@@ -146,6 +147,12 @@ fn a_counter_moves_there_and_back_with_no_gap_and_no_repeat() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(pair.settles(&id), 1);
     continues(pair.b(), &id, 10);
+    (pair, id)
+}
+
+#[test]
+fn a_counter_moves_there_and_back_with_no_gap_and_no_repeat() {
+    let (pair, id) = ticker_moved_to_b("untrusted");
     let out = migrate(pair.b(), &id, pair.a());
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(pair.settles(&id), 0);
@@ -388,15 +395,7 @@ fn modules_made(node: &Serve, how: &str) -> u64 {
 
 #[test]
 fn a_trusted_peer_ships_its_compiled_code() {
-    let mut pair = Pair::with_trust("trusted");
-    pair.start(0, None);
-    pair.start(1, None);
-    let id = pair.a().deploy(&ticker(10), "ticker", &[]);
-    wait_until("ticks on a", || pair.a().lines(&id).len() >= 5);
-    let out = migrate(pair.a(), &id, pair.b());
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(pair.settles(&id), 1);
-    continues(pair.b(), &id, 10);
+    let (mut pair, id) = ticker_moved_to_b("trusted");
     // b ran a's code: both run the same weft binary, so the engines match.
     assert_eq!(modules_made(pair.b(), "precompiled"), 1);
     assert_eq!(modules_made(pair.b(), "compiled"), 0);
