@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 use wasmtime::{
-    AsContextMut, Func, Global, Instance, Memory, Result, Table, Val, bail, format_err,
+    AsContextMut, Extern, ExternType, Func, Global, Instance, Memory, Module, ModuleExport, Result,
+    Table, Val, bail, format_err,
 };
 use weft_instrument::{ModuleInfo, abi};
 
@@ -36,22 +37,135 @@ pub struct Controls {
     pub(crate) dropped: Vec<Global>,
 }
 
-fn global(store: &mut impl AsContextMut, instance: &Instance, name: &str) -> Result<Global> {
-    instance
-        .get_global(&mut *store, name)
-        .ok_or_else(|| format_err!("instrumented module has no global export `{name}`"))
+/// Where the control exports of an instrumented module are, looked up by
+/// name once per module so that each new instance finds its controls by
+/// index ([`Controls::from_exports`]).
+#[derive(Clone)]
+pub struct ControlExports {
+    state: ModuleExport,
+    fuel: Option<ModuleExport>,
+    sp: ModuleExport,
+    state_memory: ModuleExport,
+    funcref_stack: Option<(ModuleExport, ModuleExport)>,
+    externref_stack: Option<(ModuleExport, ModuleExport)>,
+    functions: Option<ModuleExport>,
+    restore_segments: Option<ModuleExport>,
+    memories: Vec<ModuleExport>,
+    globals: Vec<(u32, ModuleExport)>,
+    tables: Vec<ModuleExport>,
+    dropped: Vec<ModuleExport>,
 }
 
-fn table(store: &mut impl AsContextMut, instance: &Instance, name: &str) -> Result<Table> {
-    instance
-        .get_table(&mut *store, name)
-        .ok_or_else(|| format_err!("instrumented module has no table export `{name}`"))
+impl std::fmt::Debug for ControlExports {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControlExports")
+            .field("memories", &self.memories.len())
+            .field("globals", &self.globals.len())
+            .field("tables", &self.tables.len())
+            .finish_non_exhaustive()
+    }
 }
 
-fn memory(store: &mut impl AsContextMut, instance: &Instance, name: &str) -> Result<Memory> {
+/// The export `name` of `module`, which must be of the kind `kind` (for the
+/// error message: "global", "table", ...).
+fn export(module: &Module, name: &str, kind: &str) -> Result<ModuleExport> {
+    optional(module, name, kind)?
+        .ok_or_else(|| format_err!("instrumented module has no {kind} export `{name}`"))
+}
+
+fn optional(module: &Module, name: &str, kind: &str) -> Result<Option<ModuleExport>> {
+    let matches = match module.get_export(name) {
+        None => return Ok(None),
+        Some(ExternType::Global(_)) => kind == "global",
+        Some(ExternType::Table(_)) => kind == "table",
+        Some(ExternType::Memory(_)) => kind == "memory",
+        Some(ExternType::Func(_)) => kind == "function",
+        Some(_) => false,
+    };
+    if !matches {
+        bail!("the export `{name}` of the instrumented module is not a {kind}");
+    }
+    Ok(module.get_export_index(name))
+}
+
+impl ControlExports {
+    /// Looks up the control exports of `module`, instrumented with `info`.
+    pub fn new(module: &Module, info: &ModuleInfo) -> Result<Self> {
+        let global = |name: &str| export(module, name, "global");
+        let stack = |table: &str, sp: &str| -> Result<Option<(ModuleExport, ModuleExport)>> {
+            match optional(module, table, "table")? {
+                Some(table) => Ok(Some((table, global(sp)?))),
+                None => Ok(None),
+            }
+        };
+        Ok(ControlExports {
+            state: global(abi::STATE_GLOBAL)?,
+            fuel: match info.config.counts_fuel() {
+                true => Some(global(abi::FUEL_GLOBAL)?),
+                false => None,
+            },
+            sp: global(abi::SP_GLOBAL)?,
+            state_memory: export(module, abi::STATE_MEMORY, "memory")?,
+            funcref_stack: stack(abi::FUNCREF_STACK_TABLE, abi::FUNCREF_SP_GLOBAL)?,
+            externref_stack: stack(abi::EXTERNREF_STACK_TABLE, abi::EXTERNREF_SP_GLOBAL)?,
+            functions: optional(module, abi::FUNCTIONS_TABLE, "table")?,
+            restore_segments: optional(module, abi::RESTORE_SEGMENTS_EXPORT, "function")?,
+            memories: (0..info.memories)
+                .map(|m| export(module, &abi::memory_export(m), "memory"))
+                .collect::<Result<_>>()?,
+            globals: info
+                .mutable_globals
+                .iter()
+                .map(|g| Ok((*g, global(&abi::global_export(*g))?)))
+                .collect::<Result<_>>()?,
+            tables: (0..info.tables)
+                .map(|t| export(module, &abi::table_export(t), "table"))
+                .collect::<Result<_>>()?,
+            dropped: (0..info.dropped_globals)
+                .map(|k| global(&abi::dropped_export(k)))
+                .collect::<Result<_>>()?,
+        })
+    }
+}
+
+/// The instance's export at `index`, which [`ControlExports::new`] checked
+/// to be of the expected kind.
+fn get(store: &mut impl AsContextMut, instance: &Instance, index: &ModuleExport) -> Result<Extern> {
     instance
-        .get_memory(&mut *store, name)
-        .ok_or_else(|| format_err!("instrumented module has no memory export `{name}`"))
+        .get_module_export(&mut *store, index)
+        .ok_or_else(|| {
+            format_err!("the instance is not of the module its control exports are from")
+        })
+}
+
+fn global(
+    store: &mut impl AsContextMut,
+    instance: &Instance,
+    index: &ModuleExport,
+) -> Result<Global> {
+    get(store, instance, index)?
+        .into_global()
+        .ok_or_else(|| format_err!("a control export is not a global"))
+}
+
+fn table(
+    store: &mut impl AsContextMut,
+    instance: &Instance,
+    index: &ModuleExport,
+) -> Result<Table> {
+    get(store, instance, index)?
+        .into_table()
+        .ok_or_else(|| format_err!("a control export is not a table"))
+}
+
+fn memory(
+    store: &mut impl AsContextMut,
+    instance: &Instance,
+    index: &ModuleExport,
+) -> Result<Memory> {
+    get(store, instance, index)?
+        .into_memory()
+        .ok_or_else(|| format_err!("a control export is not a memory"))
 }
 
 impl Controls {
@@ -72,54 +186,74 @@ impl Controls {
         instance: &Instance,
         info: Arc<ModuleInfo>,
     ) -> Result<Self> {
-        let state = global(store, instance, abi::STATE_GLOBAL)?;
-        let fuel = if info.config.counts_fuel() {
-            Some(global(store, instance, abi::FUEL_GLOBAL)?)
-        } else {
-            None
+        let module = instance.module(store.as_context()).clone();
+        let exports = ControlExports::new(&module, &info)?;
+        Controls::from_exports(store, instance, info, &exports)
+    }
+
+    /// [`Controls::with_shared_info`] with the exports looked up already
+    /// (for a module instantiated many times).
+    pub fn from_exports(
+        store: &mut impl AsContextMut,
+        instance: &Instance,
+        info: Arc<ModuleInfo>,
+        exports: &ControlExports,
+    ) -> Result<Self> {
+        let stack = |store: &mut _,
+                     stack: &Option<(ModuleExport, ModuleExport)>|
+         -> Result<Option<(Table, Global)>> {
+            stack
+                .as_ref()
+                .map(|(t, g)| Ok((table(store, instance, t)?, global(store, instance, g)?)))
+                .transpose()
         };
-        let sp = global(store, instance, abi::SP_GLOBAL)?;
-        let stack_base = abi::STACK_BASE as i32;
-        let state_memory = memory(store, instance, abi::STATE_MEMORY)?;
-        let stack = |store: &mut _, t: &str, g: &str| -> Result<Option<(Table, Global)>> {
-            match instance.get_table(&mut *store, t) {
-                Some(table) => Ok(Some((table, global(store, instance, g)?))),
-                None => Ok(None),
-            }
-        };
-        let funcref_stack = stack(store, abi::FUNCREF_STACK_TABLE, abi::FUNCREF_SP_GLOBAL)?;
-        let externref_stack = stack(store, abi::EXTERNREF_STACK_TABLE, abi::EXTERNREF_SP_GLOBAL)?;
-        let functions = instance.get_table(&mut *store, abi::FUNCTIONS_TABLE);
-        let restore_segments = instance.get_func(&mut *store, abi::RESTORE_SEGMENTS_EXPORT);
-        let memories = (0..info.memories)
-            .map(|m| memory(store, instance, &abi::memory_export(m)))
-            .collect::<Result<_>>()?;
-        let globals = info
-            .mutable_globals
-            .iter()
-            .map(|g| Ok((*g, global(store, instance, &abi::global_export(*g))?)))
-            .collect::<Result<_>>()?;
-        let tables = (0..info.tables)
-            .map(|t| table(store, instance, &abi::table_export(t)))
-            .collect::<Result<_>>()?;
-        let dropped = (0..info.dropped_globals)
-            .map(|k| global(store, instance, &abi::dropped_export(k)))
-            .collect::<Result<_>>()?;
         Ok(Controls {
+            state: global(store, instance, &exports.state)?,
+            fuel: exports
+                .fuel
+                .as_ref()
+                .map(|g| global(store, instance, g))
+                .transpose()?,
+            sp: global(store, instance, &exports.sp)?,
+            stack_base: abi::STACK_BASE as i32,
+            state_memory: memory(store, instance, &exports.state_memory)?,
+            funcref_stack: stack(store, &exports.funcref_stack)?,
+            externref_stack: stack(store, &exports.externref_stack)?,
+            functions: exports
+                .functions
+                .as_ref()
+                .map(|t| table(store, instance, t))
+                .transpose()?,
+            restore_segments: exports
+                .restore_segments
+                .as_ref()
+                .map(|f| {
+                    get(store, instance, f)?
+                        .into_func()
+                        .ok_or_else(|| format_err!("a control export is not a function"))
+                })
+                .transpose()?,
+            memories: exports
+                .memories
+                .iter()
+                .map(|m| memory(store, instance, m))
+                .collect::<Result<_>>()?,
+            globals: exports
+                .globals
+                .iter()
+                .map(|(g, e)| Ok((*g, global(store, instance, e)?)))
+                .collect::<Result<_>>()?,
+            tables: exports
+                .tables
+                .iter()
+                .map(|t| table(store, instance, t))
+                .collect::<Result<_>>()?,
+            dropped: exports
+                .dropped
+                .iter()
+                .map(|g| global(store, instance, g))
+                .collect::<Result<_>>()?,
             info,
-            state,
-            fuel,
-            sp,
-            stack_base,
-            state_memory,
-            funcref_stack,
-            externref_stack,
-            functions,
-            restore_segments,
-            memories,
-            globals,
-            tables,
-            dropped,
         })
     }
 

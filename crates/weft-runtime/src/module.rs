@@ -1,10 +1,11 @@
 //! A module ready to run as scripts: instrumented, compiled, linked.
 
+use crate::controls::ControlExports;
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::wasi;
 use std::sync::Arc;
-use wasmtime::{ExternType, InstancePre, Linker, Module, ValType};
+use wasmtime::{ExternType, InstancePre, Linker, Module, ModuleExport, ValType};
 use weft_instrument::{ModuleInfo, abi};
 use weft_snapshot::{ModuleId, Shape, ValueType};
 
@@ -18,6 +19,9 @@ pub struct ScriptModule {
     info: Arc<ModuleInfo>,
     module: Module,
     pre: InstancePre<Host>,
+    controls: ControlExports,
+    /// The export `memory` (a WASI program's memory), if it is a memory.
+    memory: Option<ModuleExport>,
     shape: Shape,
     exports_start: bool,
     slots: std::collections::HashMap<u32, u32>,
@@ -144,6 +148,12 @@ impl ScriptModule {
         let pre = linker.instantiate_pre(&module).map_err(|e| {
             Error::Module(format!("the module's imports do not match weft's: {e:#}"))
         })?;
+        let controls =
+            ControlExports::new(&module, &info).map_err(|e| Error::Module(format!("{e:#}")))?;
+        let memory = match module.get_export("memory") {
+            Some(ExternType::Memory(_)) => module.get_export_index("memory"),
+            _ => None,
+        };
         let shape = shape(&id, &info, &module)?;
         let exports_start = matches!(
             module.get_export(crate::script::WASI_ENTRY),
@@ -164,6 +174,8 @@ impl ScriptModule {
             info: Arc::new(info),
             module,
             pre,
+            controls,
+            memory,
             shape,
             exports_start,
         })
@@ -222,6 +234,16 @@ impl ScriptModule {
 
     pub(crate) fn instance_pre(&self) -> &InstancePre<Host> {
         &self.pre
+    }
+
+    /// Where an instance's control exports are.
+    pub(crate) fn control_exports(&self) -> &ControlExports {
+        &self.controls
+    }
+
+    /// Where an instance's export `memory` is, if it has one.
+    pub(crate) fn memory_export(&self) -> Option<&ModuleExport> {
+        self.memory.as_ref()
     }
 }
 

@@ -29,7 +29,7 @@ use crate::host::{Deterministic, Host, HostState, Pending, Spawnable, Stdio};
 use crate::module::ScriptModule;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
-use wasmtime::{Func, Instance, Store, Val};
+use wasmtime::{Func, FuncType, Instance, Store, Val};
 use weft_instrument::abi;
 use weft_snapshot::{Accounting, Limits, Metadata};
 
@@ -317,13 +317,17 @@ impl Script {
     ) -> Result<Script> {
         let mut script = Script::spawn_with(runtime, module, options, stdio, true)?;
         let call = script.call.as_mut().expect("a call script has a call");
-        let ty = script.entries.last().expect("an entry").ty(&script.store);
+        // `call.args` holds a zero of each parameter's type (numbers and
+        // vectors only).
         let fits = args.len() == call.args.len()
-            && args
-                .iter()
-                .zip(ty.params())
-                .all(|(a, t)| a.ty(&script.store).is_ok_and(|at| at.matches(&t)));
+            && args.iter().zip(&call.args).all(|(a, zero)| {
+                match (a.ty(&script.store), zero.ty(&script.store)) {
+                    (Ok(given), Ok(wanted)) => given.matches(&wanted),
+                    _ => false,
+                }
+            });
         if !fits {
+            let ty = script.entries.last().expect("an entry").ty(&script.store);
             let given: Vec<String> = args
                 .iter()
                 .map(|a| match a.ty(&script.store) {
@@ -370,13 +374,16 @@ impl Script {
             .instance_pre()
             .instantiate(&mut store)
             .map_err(|e| Error::Module(format!("cannot instantiate the module: {e:#}")))?;
-        let controls =
-            Controls::with_shared_info(&mut store, &instance, module.shared_info().clone())
-                .map_err(|e| Error::Module(format!("{e:#}")))?;
-        let entries = entries(&mut store, &instance, module, &entry, call)?;
-        let call = match entries.last() {
-            Some(f) if call => {
-                let ty = f.ty(&store);
+        let controls = Controls::from_exports(
+            &mut store,
+            &instance,
+            module.shared_info().clone(),
+            module.control_exports(),
+        )
+        .map_err(|e| Error::Module(format!("{e:#}")))?;
+        let (entries, call_ty) = entries(&mut store, &instance, module, &entry, call)?;
+        let call = match call_ty {
+            Some(ty) => {
                 let zeros = |types: &mut dyn Iterator<Item = wasmtime::ValType>| {
                     types
                         .map(|t| t.default_value().unwrap_or(Val::I32(0)))
@@ -390,7 +397,10 @@ impl Script {
             }
             _ => None,
         };
-        let memory = instance.get_memory(&mut store, "memory");
+        let memory = module
+            .memory_export()
+            .and_then(|index| instance.get_module_export(&mut store, index))
+            .and_then(|export| export.into_memory());
         let host = store.data_mut();
         host.id = meta.script_id.clone();
         host.memory = memory;
@@ -694,20 +704,24 @@ fn describe_status(status: &Status) -> String {
 ///
 /// A command's entry point takes and returns nothing; a launched function
 /// (`call`) may take and return numbers and vectors.
+/// The functions a script runs in order (the deferred `start` function,
+/// then `entry`), and for a launched function (`call`) the type of `entry`.
 fn entries(
     store: &mut Store<Host>,
     instance: &Instance,
     module: &ScriptModule,
     entry: &str,
     call: bool,
-) -> Result<Vec<Func>> {
+) -> Result<(Vec<Func>, Option<FuncType>)> {
     let mut out = Vec::new();
-    let mut names: Vec<&str> = Vec::new();
     if module.info().has_start {
-        names.push(abi::START_EXPORT);
+        let start = instance
+            .get_func(&mut *store, abi::START_EXPORT)
+            .ok_or_else(|| Error::Module(format!("no function `{}`", abi::START_EXPORT)))?;
+        out.push((abi::START_EXPORT, start));
     }
     match instance.get_func(&mut *store, entry) {
-        Some(_) => names.push(entry),
+        Some(func) => out.push((entry, func)),
         None if module.info().has_start && !call => {}
         None if call => {
             return Err(Error::Module(format!(
@@ -720,24 +734,22 @@ fn entries(
             )));
         }
     }
-    for name in names {
-        let func = instance
-            .get_func(&mut *store, name)
-            .ok_or_else(|| Error::Module(format!("no function `{name}`")))?;
+    let mut call_ty = None;
+    for (name, func) in &out {
         let ty = func.ty(&*store);
-        if call && name == entry {
+        if call && *name == entry {
             if let Some(t) = ty.params().chain(ty.results()).find(|t| t.is_ref()) {
                 return Err(Error::Module(format!(
                     "`{name}` has type {ty}: a launched function takes and returns numbers and \
                      vectors, not references ({t})"
                 )));
             }
+            call_ty = Some(ty);
         } else if ty.params().len() != 0 || ty.results().len() != 0 {
             return Err(Error::Module(format!(
                 "the entry point `{name}` has type {ty}; it must take and return nothing"
             )));
         }
-        out.push(func);
     }
-    Ok(out)
+    Ok((out.into_iter().map(|(_, func)| func).collect(), call_ty))
 }
