@@ -60,6 +60,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
     println!("weft bench preempt: preemptible function calls (flag mode)\n");
     println!("{}", report.costs.table().render());
     println!("{}", report.costs.timeout_table().render());
+    println!("{}\n", report.costs.stalls.describe());
     println!(
         "interruption modes: the C programs of `weft bench instrument`, never preempted \
          ({}, median of {} runs; ratio to the original)",

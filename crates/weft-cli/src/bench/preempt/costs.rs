@@ -10,6 +10,7 @@
 //! | pthread | `std::thread::spawn` of a closure that returns at once, and `join` |
 //! | fork | `fork`, the child exiting at once, and `waitpid` |
 //! | timeout | [`Continuation::resume`] of a call spinning in `while (true)` with a quantum of 100 µs, 1 ms and 10 ms: the time until it is paused, against the quantum |
+//! | stalls | a native thread spinning on the clock for [`STALL_WINDOW`]: how often the machine stops it for longer than the overshoot goal, the floor under any timeout's tail |
 
 use crate::bench::stats::quantile;
 use crate::bench::table::Table;
@@ -34,9 +35,15 @@ pub(super) const TIMEOUTS: [(Duration, usize); 3] = [
     (Duration::from_millis(10), 100),
 ];
 
+/// How long the stall baseline spins.
+const STALL_WINDOW: Duration = Duration::from_secs(2);
+/// A gap between two clock readings of a spinning thread longer than this
+/// is a stall: the timeout overshoot goal.
+const STALL: Duration = Duration::from_micros(50);
+
 /// The progress steps of [`measure`].
 pub(super) fn progress_steps() -> u64 {
-    7 + TIMEOUTS.len() as u64
+    8 + TIMEOUTS.len() as u64
 }
 
 /// The slots of the pooled runtime.
@@ -108,6 +115,71 @@ pub(super) struct Figures {
     pub pthread_create_join_us: Micros,
     pub fork_wait_us: Micros,
     pub timeouts: Vec<Timeout>,
+    pub stalls: Stalls,
+}
+
+/// How often the machine stops a spinning native thread for longer than
+/// [`STALL`] (a virtual machine's host running something else, interrupts).
+/// A timeout whose deadline falls in such a stall, of the thread that sets
+/// the flag or of the one that runs the call, overshoots by it whatever the
+/// mechanism.
+#[derive(Serialize)]
+pub(super) struct Stalls {
+    pub seconds: f64,
+    pub threshold_us: f64,
+    pub per_second: f64,
+    /// The share of 10 ms windows with at least one stall.
+    pub windows_10ms_with_stall: f64,
+    pub longest_us: f64,
+}
+
+impl Stalls {
+    fn measure() -> Stalls {
+        let window = Duration::from_millis(10);
+        let started = Instant::now();
+        let (mut stalls, mut windows, mut stalled_windows) = (0u64, 0u64, 0u64);
+        let mut longest = Duration::ZERO;
+        let (mut last, mut window_start, mut window_stalled) = (started, started, false);
+        loop {
+            let now = Instant::now();
+            let gap = now - last;
+            last = now;
+            if gap > STALL {
+                stalls += 1;
+                window_stalled = true;
+                longest = longest.max(gap);
+            }
+            if now - window_start >= window {
+                windows += 1;
+                stalled_windows += u64::from(window_stalled);
+                (window_start, window_stalled) = (now, false);
+            }
+            if now - started >= STALL_WINDOW {
+                break;
+            }
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        Stalls {
+            seconds,
+            threshold_us: STALL.as_secs_f64() * 1e6,
+            per_second: stalls as f64 / seconds,
+            windows_10ms_with_stall: stalled_windows as f64 / windows.max(1) as f64,
+            longest_us: longest.as_secs_f64() * 1e6,
+        }
+    }
+
+    pub(super) fn describe(&self) -> String {
+        format!(
+            "this machine stops a thread spinning on the clock alone for more than {:.0} µs {:.0} \
+             times a second (in {:.0} % of 10 ms windows; longest {:.0} µs, over {:.0} s): a \
+             timeout whose deadline meets such a stall overshoots by it",
+            self.threshold_us,
+            self.per_second,
+            self.windows_10ms_with_stall * 100.0,
+            self.longest_us,
+            self.seconds
+        )
+    }
 }
 
 impl Figures {
@@ -224,6 +296,9 @@ pub(super) fn measure(default: &Runtime, progress: &ProgressBar) -> Result<Figur
         });
         progress.inc(1);
     }
+    progress.set_message("stalls of a spinning thread");
+    let stalls = Stalls::measure();
+    progress.inc(1);
     Ok(Figures {
         launch_us: launch[1],
         resume_us,
@@ -233,6 +308,7 @@ pub(super) fn measure(default: &Runtime, progress: &ProgressBar) -> Result<Figur
         pthread_create_join_us,
         fork_wait_us,
         timeouts,
+        stalls,
     })
 }
 
