@@ -19,8 +19,20 @@ use crate::Error;
 pub struct Config {
     /// Worker threads that run slices. Default: the number of cores.
     pub workers: usize,
-    /// The CPU time a slice is meant to last. Default: 10 ms.
+    /// The CPU time a slice is meant to last (the longest, when `period` is
+    /// set). Default: 10 ms.
     pub slice: Duration,
+    /// Sizes slices by share, as CFS does: a task's slice is its share of
+    /// this period (its owner's share of the CPU among the owners with
+    /// runnable or running tasks, times its share among those tasks of its
+    /// owner, times `workers`), between `min_slice` and `slice`. Every
+    /// active task then runs about once per period however many tasks its
+    /// owner has, and the tasks of small owners run in fewer, longer slices
+    /// than those of large ones. `None` (the default): every slice is
+    /// `slice`.
+    pub period: Option<Duration>,
+    /// The shortest slice when `period` is set. Default: 50 µs.
+    pub min_slice: Duration,
     /// Extra wall time given to a slice that has a fuel budget before the
     /// deadline interrupt ends it (a backstop for a wrong fuel estimate).
     /// Default: one `slice`.
@@ -61,6 +73,8 @@ impl Default for Config {
         Self {
             workers,
             slice,
+            period: None,
+            min_slice: Duration::from_micros(50),
             deadline_slack: slice,
             first_slice_fuel: None,
             wake_credit: slice,
@@ -86,6 +100,9 @@ impl Config {
         }
         if self.slice.is_zero() {
             return bad("`slice` must be longer than zero");
+        }
+        if self.period.is_some_and(|p| p.is_zero()) || self.min_slice.is_zero() {
+            return bad("`period` and `min_slice` must be longer than zero");
         }
         if self.usage_window.is_zero() {
             return bad("`usage_window` must be longer than zero");

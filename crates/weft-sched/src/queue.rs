@@ -156,7 +156,32 @@ impl<T: Task> RunQueue<T> {
     /// Waits for the next job for a worker of `role`; `None` once the queue
     /// is stopping.
     pub fn next_job(&self, role: Role) -> Option<Job<T>> {
+        self.next_job_locked(self.lock(), role)
+    }
+
+    /// [`RunQueue::finish`] then [`RunQueue::next_job`], under one
+    /// acquisition of the lock when the finished task stays.
+    pub fn finish_and_next(
+        &self,
+        id: TaskId,
+        task: T,
+        report: Report,
+        role: Role,
+    ) -> Option<Job<T>> {
+        let now = Instant::now();
         let mut inner = self.lock();
+        let dropped = inner.core.finish(id, task, report, now);
+        if dropped.is_some() {
+            // Dropped outside the lock (it may free a whole instance).
+            self.kick(&mut inner);
+            drop(inner);
+            drop(dropped);
+            return self.next_job(role);
+        }
+        self.next_job_locked(inner, role)
+    }
+
+    fn next_job_locked(&self, mut inner: MutexGuard<'_, Inner<T>>, role: Role) -> Option<Job<T>> {
         loop {
             if inner.core.stopping {
                 return None;
@@ -189,6 +214,7 @@ impl<T: Task> RunQueue<T> {
 
     /// Takes back a task after its job (see [`Core::finish`]); drops it
     /// (outside the lock) if it was killed or finished.
+    #[cfg_attr(not(loom), allow(dead_code, reason = "for the loom models"))]
     pub fn finish(&self, id: TaskId, task: T, report: Report) {
         let now = Instant::now();
         let dropped = self.with(|core| core.finish(id, task, report, now));
@@ -204,6 +230,11 @@ impl<T: Task> RunQueue<T> {
     /// Resumes a paused task.
     pub fn resume(&self, id: TaskId) -> Result<(), Error> {
         self.with(|core| core.resume(id))
+    }
+
+    /// Resumes paused tasks under one acquisition of the lock.
+    pub fn resume_all(&self, ids: &[TaskId]) -> Result<(), Error> {
+        self.with(|core| ids.iter().try_for_each(|id| core.resume(*id)))
     }
 
     /// Kills a task: dropped here if it is not running, else interrupted and
@@ -351,6 +382,11 @@ impl<T: Task> RunQueue<T> {
             };
             inner.timer_sleep = None;
         }
+    }
+
+    /// Whether the queue is stopping.
+    pub fn stopping(&self) -> bool {
+        self.lock().core.stopping
     }
 
     /// For the heartbeat: waits while no job is out. `false` once stopping.

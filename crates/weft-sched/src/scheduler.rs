@@ -6,7 +6,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::queue::{Role, RunQueue};
-use crate::worker::{WorkerSlot, serve};
+use crate::worker::{Beat, WorkerSlot, serve};
 use crate::{
     Config, Counters, Error, OwnerStats, SliceLengths, Task, TaskId, TaskState, TaskStats,
 };
@@ -17,6 +17,8 @@ struct Shared<T> {
     config: Config,
     /// One slot per regular worker, then one per spare.
     slots: Vec<Arc<WorkerSlot>>,
+    /// How the heartbeat sleeps while no worker is in `blocking`.
+    beat: Arc<Beat>,
     /// Spare threads started so far (by the heartbeat).
     spares: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -51,13 +53,15 @@ impl<T: Task> Scheduler<T> {
     pub fn new(config: Config) -> Result<Self, Error> {
         config.validate()?;
         let epoch = Instant::now();
+        let beat = Arc::new(Beat::default());
         let slots = (0..config.workers + config.spare_workers)
-            .map(|_| Arc::new(WorkerSlot::new(epoch)))
+            .map(|_| Arc::new(WorkerSlot::new(epoch, beat.clone())))
             .collect();
         let shared = Arc::new(Shared {
             queue: RunQueue::new(&config),
             config,
             slots,
+            beat,
             spares: Mutex::new(Vec::new()),
         });
         let mut scheduler = Self {
@@ -132,6 +136,14 @@ impl<T: Task> Scheduler<T> {
     /// is still parked).
     pub fn resume(&self, id: TaskId) -> Result<(), Error> {
         self.shared.queue.resume(id)
+    }
+
+    /// Resumes paused tasks together: none of them runs before all are
+    /// queued, so that a batch spawned paused starts level (each task is
+    /// placed as it would be by [`Scheduler::resume`]). Stops at the first
+    /// unknown task, with the ones before it resumed.
+    pub fn resume_all(&self, ids: &[TaskId]) -> Result<(), Error> {
+        self.shared.queue.resume_all(ids)
     }
 
     /// Kills a task: it never runs again. If it is not running it is dropped
@@ -226,6 +238,7 @@ impl<T: Task> Scheduler<T> {
         }
         self.stopped = true;
         self.shared.queue.stop();
+        self.shared.beat.wake();
         // Join the heartbeat (and everything) first so that no spare starts
         // after the spares are collected.
         for handle in self.threads.drain(..) {
@@ -253,13 +266,32 @@ impl<T: Task> Drop for Scheduler<T> {
     }
 }
 
+/// Beats without a worker inside [`blocking`](crate::blocking) after which
+/// the heartbeat goes dormant.
+const QUIET_BEATS: u32 = 20;
+
 /// The heartbeat: every `period` while jobs are out, counts the workers
 /// stuck in [`blocking`](crate::blocking) and sets how many spares serve.
+///
+/// After [`QUIET_BEATS`] beats in a row with no worker inside `blocking`,
+/// it parks until one enters it.
 fn heartbeat_loop<T: Task>(shared: &Arc<Shared<T>>, period: Duration) {
     let config = &shared.config;
+    shared.beat.register();
     let mut target = 0;
+    let mut quiet = 0;
     while shared.queue.wait_busy() {
         thread::sleep(period);
+        if shared.slots.iter().any(|slot| slot.blocked()) {
+            quiet = 0;
+        } else {
+            quiet += 1;
+        }
+        if quiet >= QUIET_BEATS && target == 0 {
+            shared.beat.sleep(&shared.slots, || shared.queue.stopping());
+            quiet = 0;
+            continue;
+        }
         let stuck = shared
             .slots
             .iter()

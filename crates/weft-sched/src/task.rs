@@ -32,9 +32,10 @@ pub trait Task: Send + 'static {
 
     /// The handle that makes a running slice end soon, if the task has one.
     ///
-    /// The scheduler asks for it under its lock when a slice starts, so it
-    /// must be cheap (typically an `Arc` clone) and must not call into the
-    /// scheduler. See [`Interrupt`] for when it is triggered. A task without
+    /// The scheduler asks for it under its lock when the task is spawned
+    /// and each time a job of the task ends, for the task's next slice, so
+    /// it must be cheap (typically an `Arc` clone) and must not call into
+    /// the scheduler. See [`Interrupt`] for when it is triggered. A task without
     /// one must end its slices by itself (by fuel, and soon when
     /// `slice.fuel` is `None`): pause, kill and shutdown then take effect
     /// when the running slice returns.
@@ -84,9 +85,10 @@ pub trait Interrupt: Send + Sync {
     /// must be cheap and must not call into the scheduler.
     fn interrupt(&self);
 
-    /// Clears a pending interrupt. Called under the scheduler's lock right
-    /// before each slice, before that slice can be interrupted. Default: does
-    /// nothing.
+    /// Clears a pending interrupt. Called under the scheduler's lock when
+    /// the task is spawned and when each of its jobs ends, once no
+    /// interrupt of that job can come any more: every slice starts without
+    /// one. Default: does nothing.
     fn reset(&self) {}
 }
 

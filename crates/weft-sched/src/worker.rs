@@ -5,19 +5,70 @@
 use std::any::Any;
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use crate::Task;
 use crate::machine::{Job, Outcome, Report};
 use crate::queue::{Role, RunQueue};
 
+/// How the heartbeat sleeps while no worker calls [`blocking`]: it stops
+/// waking up (each wake-up costs a little CPU on a busy machine) and the
+/// first worker to enter [`blocking`] wakes it.
+#[derive(Debug, Default)]
+pub(crate) struct Beat {
+    /// The heartbeat is parked until a worker enters [`blocking`].
+    dormant: AtomicBool,
+    /// The heartbeat thread, to unpark.
+    thread: OnceLock<Thread>,
+}
+
+impl Beat {
+    /// Called by the heartbeat thread before its first beat.
+    pub(crate) fn register(&self) {
+        let _ = self.thread.set(std::thread::current());
+    }
+
+    /// For the heartbeat: parks until woken, unless a worker is in
+    /// [`blocking`] already (in `slots`) or `stopping` says to go on.
+    pub(crate) fn sleep(&self, slots: &[Arc<WorkerSlot>], stopping: impl Fn() -> bool) {
+        self.dormant.store(true, Ordering::SeqCst);
+        // A worker that entered `blocking` before it could see the flag is
+        // seen here (both sides store, then load, sequentially consistent).
+        if slots
+            .iter()
+            .any(|s| s.blocked_since.load(Ordering::SeqCst) != 0)
+        {
+            self.dormant.store(false, Ordering::SeqCst);
+            return;
+        }
+        while self.dormant.load(Ordering::SeqCst) && !stopping() {
+            std::thread::park();
+        }
+        self.dormant.store(false, Ordering::SeqCst);
+    }
+
+    /// Wakes a dormant heartbeat (from a worker entering [`blocking`], or on
+    /// stop).
+    pub(crate) fn wake(&self) {
+        if self.dormant.load(Ordering::SeqCst)
+            && self.dormant.swap(false, Ordering::SeqCst)
+            && let Some(thread) = self.thread.get()
+        {
+            thread.unpark();
+        }
+    }
+}
+
 /// What the heartbeat can see of one worker thread.
 #[derive(Debug)]
 pub(crate) struct WorkerSlot {
     /// The scheduler's epoch, which `blocked_since` counts from.
     epoch: Instant,
+    /// Shared by every slot of the scheduler.
+    beat: Arc<Beat>,
     /// Nanoseconds since `epoch` plus one at which the worker entered
     /// [`blocking`]; 0 while it is not inside.
     blocked_since: AtomicU64,
@@ -27,9 +78,10 @@ pub(crate) struct WorkerSlot {
 }
 
 impl WorkerSlot {
-    pub(crate) fn new(epoch: Instant) -> Self {
+    pub(crate) fn new(epoch: Instant, beat: Arc<Beat>) -> Self {
         Self {
             epoch,
+            beat,
             blocked_since: AtomicU64::new(0),
             depth: AtomicU32::new(0),
         }
@@ -37,6 +89,11 @@ impl WorkerSlot {
 
     fn now(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX - 1)
+    }
+
+    /// Whether the worker is inside [`blocking`].
+    pub(crate) fn blocked(&self) -> bool {
+        self.blocked_since.load(Ordering::Acquire) != 0
     }
 
     /// Whether the worker has been inside [`blocking`] longer than `after`.
@@ -81,7 +138,8 @@ pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
     let slot = CURRENT.with(|current| current.borrow().clone());
     let Some(slot) = slot else { return f() };
     if slot.depth.fetch_add(1, Ordering::Relaxed) == 0 {
-        slot.blocked_since.store(slot.now() + 1, Ordering::Release);
+        slot.blocked_since.store(slot.now() + 1, Ordering::SeqCst);
+        slot.beat.wake();
     }
     let _guard = BlockingGuard(&slot);
     f()
@@ -151,8 +209,9 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 /// A worker's loop: takes jobs until the queue stops.
 pub(crate) fn serve<T: Task>(queue: &RunQueue<T>, role: Role, slot: Arc<WorkerSlot>) {
     CURRENT.with(|current| *current.borrow_mut() = Some(slot));
-    while let Some(job) = queue.next_job(role) {
-        match job {
+    let mut next = queue.next_job(role);
+    while let Some(job) = next {
+        next = match job {
             Job::Slice {
                 id,
                 mut task,
@@ -166,7 +225,7 @@ pub(crate) fn serve<T: Task>(queue: &RunQueue<T>, role: Role, slot: Arc<WorkerSl
                     Err(payload) => Outcome::Panicked(panic_message(payload.as_ref())),
                 };
                 let report = Report::new(&task, outcome, cpu, wall);
-                queue.finish(id, task, report);
+                queue.finish_and_next(id, task, report, role)
             }
             Job::Hibernate { id, mut task } => {
                 let clock = CpuClock::start();
@@ -176,9 +235,9 @@ pub(crate) fn serve<T: Task>(queue: &RunQueue<T>, role: Role, slot: Arc<WorkerSl
                     });
                 let (cpu, wall) = clock.elapsed();
                 let report = Report::new(&task, Outcome::Hibernate(result), cpu, wall);
-                queue.finish(id, task, report);
+                queue.finish_and_next(id, task, report, role)
             }
-        }
+        };
     }
     CURRENT.with(|current| *current.borrow_mut() = None);
 }
@@ -200,7 +259,7 @@ mod tests {
 
     #[test]
     fn blocking_marks_the_slot_and_nests() {
-        let slot = Arc::new(WorkerSlot::new(Instant::now()));
+        let slot = Arc::new(WorkerSlot::new(Instant::now(), Arc::default()));
         CURRENT.with(|current| *current.borrow_mut() = Some(slot.clone()));
         blocking(|| {
             blocking(|| std::thread::sleep(Duration::from_millis(2)));

@@ -70,6 +70,8 @@ pub(crate) struct Owner {
     tasks: BTreeSet<(u128, TaskId)>,
     /// Queued plus running tasks.
     pub(crate) active: usize,
+    /// The sum of their weights.
+    active_weight: u64,
     /// Live tasks.
     pub(crate) live: usize,
     pub(crate) cpu: Duration,
@@ -87,6 +89,8 @@ pub(crate) struct FairQueue {
     min_vruntime: u128,
     /// Queued tasks over all owners.
     queued: usize,
+    /// The sum of the weights of the owners with active tasks.
+    active_owner_weight: u64,
     /// The provisional charge of a pick.
     slice: Duration,
     /// The bounded credit of a newly runnable entity.
@@ -101,6 +105,7 @@ impl FairQueue {
             queue: BTreeSet::new(),
             min_vruntime: 0,
             queued: 0,
+            active_owner_weight: 0,
             slice,
             credit,
         }
@@ -120,6 +125,7 @@ impl FairQueue {
             min_vruntime: 0,
             tasks: BTreeSet::new(),
             active: 0,
+            active_weight: 0,
             live: 0,
             cpu: Duration::ZERO,
             fuel: 0,
@@ -180,7 +186,8 @@ impl FairQueue {
             let floor = global_min.saturating_sub(virtual_time(credit, owner.weight));
             owner.vruntime = owner.vruntime.max(floor);
         }
-        owner.active += 1;
+        self.activate(idx, weight);
+        let owner = &mut self.owners[idx];
         let floor = owner
             .min_vruntime
             .saturating_sub(virtual_time(credit, weight));
@@ -192,28 +199,83 @@ impl FairQueue {
 
     /// Queues again a task that just ran (after [`stop_running`](Self::stop_running))
     /// and stays runnable: no placement, it is no newcomer.
-    pub(crate) fn requeue(&mut self, idx: OwnerIdx, id: TaskId, vruntime: u128) {
-        self.owners[idx].active += 1;
+    pub(crate) fn requeue(&mut self, idx: OwnerIdx, id: TaskId, vruntime: u128, weight: u32) {
+        self.activate(idx, weight);
         self.owners[idx].tasks.insert((vruntime, id));
         self.queued += 1;
         self.rekey(idx);
     }
 
     /// Takes a queued task out (paused or killed while queued).
-    pub(crate) fn remove_queued(&mut self, idx: OwnerIdx, id: TaskId, vruntime: u128) {
-        let owner = &mut self.owners[idx];
-        let removed = owner.tasks.remove(&(vruntime, id));
+    pub(crate) fn remove_queued(&mut self, idx: OwnerIdx, id: TaskId, vruntime: u128, weight: u32) {
+        let removed = self.owners[idx].tasks.remove(&(vruntime, id));
         debug_assert!(removed, "{id} was not queued");
         if removed {
-            owner.active -= 1;
+            self.deactivate(idx, weight);
             self.queued -= 1;
         }
         self.rekey(idx);
     }
 
     /// A running task stops being active (parked, paused, finished, killed).
-    pub(crate) fn stop_running(&mut self, idx: OwnerIdx) {
-        self.owners[idx].active -= 1;
+    pub(crate) fn stop_running(&mut self, idx: OwnerIdx, weight: u32) {
+        self.deactivate(idx, weight);
+    }
+
+    /// A task of weight `weight` becomes active (queued or running).
+    fn activate(&mut self, idx: OwnerIdx, weight: u32) {
+        let owner = &mut self.owners[idx];
+        if owner.active == 0 {
+            self.active_owner_weight += u64::from(owner.weight);
+        }
+        owner.active += 1;
+        owner.active_weight += u64::from(weight);
+    }
+
+    fn deactivate(&mut self, idx: OwnerIdx, weight: u32) {
+        let owner = &mut self.owners[idx];
+        owner.active -= 1;
+        owner.active_weight -= u64::from(weight);
+        if owner.active == 0 {
+            self.active_owner_weight -= u64::from(owner.weight);
+        }
+    }
+
+    /// An active task's weight changes from `old` to `new`.
+    pub(crate) fn reweigh_active(&mut self, idx: OwnerIdx, old: u32, new: u32) {
+        let owner = &mut self.owners[idx];
+        owner.active_weight = owner.active_weight - u64::from(old) + u64::from(new);
+    }
+
+    /// Sets an owner's weight.
+    pub(crate) fn set_owner_weight(&mut self, idx: OwnerIdx, weight: u32) {
+        let owner = &mut self.owners[idx];
+        if owner.active > 0 {
+            self.active_owner_weight =
+                self.active_owner_weight - u64::from(owner.weight) + u64::from(weight);
+        }
+        owner.weight = weight;
+    }
+
+    /// The share of the CPU an active task of weight `weight` of owner `idx`
+    /// is due: its owner's share among the active owners, times its share
+    /// among the owner's active tasks.
+    pub(crate) fn share(&self, idx: OwnerIdx, weight: u32) -> f64 {
+        let owner = &self.owners[idx];
+        let of_owners = f64::from(owner.weight) / self.active_owner_weight.max(1) as f64;
+        of_owners * f64::from(weight) / owner.active_weight.max(1) as f64
+    }
+
+    /// Replaces the provisional charge of the pick that returned `provisional`
+    /// with one for a slice of `slice`.
+    pub(crate) fn reprovision(&mut self, idx: OwnerIdx, provisional: &mut u128, slice: Duration) {
+        let owner = &mut self.owners[idx];
+        let new = virtual_time(slice, owner.weight);
+        owner.vruntime = owner.vruntime.saturating_sub(*provisional) + new;
+        *provisional = new;
+        if owner.queued_key.is_some() {
+            self.rekey(idx);
+        }
     }
 
     /// Takes the next task to run: the least-vruntime task of the
@@ -269,8 +331,8 @@ mod tests {
             let (idx, id, provisional) = queue.pick().expect("something is queued");
             let (_, vruntime, weight) = tasks.get_mut(&id).expect("known task");
             queue.charge(idx, vruntime, *weight, provisional, slice);
-            queue.stop_running(idx);
-            queue.requeue(idx, id, *vruntime);
+            queue.stop_running(idx, *weight);
+            queue.requeue(idx, id, *vruntime, *weight);
             cpu[idx] += slice;
         }
         cpu
@@ -300,7 +362,7 @@ mod tests {
         let mut queue = FairQueue::new(Duration::from_millis(10), Duration::from_millis(10));
         let light = queue.owner_named("light", now);
         let heavy = queue.owner_named("heavy", now);
-        queue.owner_mut(heavy).weight = 3;
+        queue.set_owner_weight(heavy, 3);
         let mut tasks = HashMap::new();
         // Within `light`, weights 1 and 4.
         for (n, idx, weight) in [(0, light, 1), (1, light, 4), (2, heavy, 1)] {
@@ -336,8 +398,8 @@ mod tests {
             let (idx, id, provisional) = queue.pick().expect("queued");
             let (_, vruntime, weight) = tasks.get_mut(&id).expect("known");
             queue.charge(idx, vruntime, *weight, provisional, slice);
-            queue.stop_running(idx);
-            queue.requeue(idx, id, *vruntime);
+            queue.stop_running(idx, *weight);
+            queue.requeue(idx, id, *vruntime, *weight);
             if id == TaskId(0) {
                 break;
             }

@@ -80,6 +80,10 @@ struct Entry<T> {
     wake_pending: bool,
     /// The running slice's interrupter.
     interrupter: Option<Arc<dyn Interrupt>>,
+    /// The interrupter of the next slice, already reset: taken when the
+    /// task spawns or comes back from a job, while its memory is still in
+    /// this CPU's cache, rather than when the slice is picked.
+    next_interrupter: Option<Arc<dyn Interrupt>>,
     /// Fuel per CPU second, averaged over slices.
     fuel_rate: Option<f64>,
     /// Key in `Core::timers` (parked until a time).
@@ -130,6 +134,10 @@ const FUEL_RATE_MIN_CPU: Duration = Duration::from_micros(1);
 /// The scheduler's state; see the module docs.
 pub struct Core<T> {
     slice: Duration,
+    /// [`Config::period`]: slices sized by share when set.
+    period: Option<Duration>,
+    min_slice: Duration,
+    workers: usize,
     deadline_slack: Duration,
     first_slice_fuel: Option<u64>,
     hibernate_after: Option<Duration>,
@@ -163,6 +171,15 @@ pub struct Core<T> {
     pub(crate) new_jobs: usize,
 }
 
+/// `task`'s interrupter, with any pending interrupt cleared.
+fn ready_interrupter<T: Task>(task: &T) -> Option<Arc<dyn Interrupt>> {
+    let interrupter = task.interrupter();
+    if let Some(interrupter) = &interrupter {
+        interrupter.reset();
+    }
+    interrupter
+}
+
 /// The live (not killed) entry of `id` (a function of the table only, so
 /// that the other fields of [`Core`] stay usable while it is borrowed).
 fn live<T>(tasks: &mut HashMap<TaskId, Entry<T>>, id: TaskId) -> Result<&mut Entry<T>, Error> {
@@ -177,6 +194,9 @@ impl<T: Task> Core<T> {
     pub fn new(config: &Config) -> Self {
         Self {
             slice: config.slice,
+            period: config.period,
+            min_slice: config.min_slice.min(config.slice),
+            workers: config.workers,
             deadline_slack: config.deadline_slack,
             first_slice_fuel: config.first_slice_fuel,
             hibernate_after: config.hibernate_after,
@@ -222,6 +242,7 @@ impl<T: Task> Core<T> {
         self.next_id += 1;
         let memory_bytes = task.memory_bytes();
         let hibernated = task.is_hibernated();
+        let next_interrupter = ready_interrupter(&task);
         self.tasks.insert(
             id,
             Entry {
@@ -236,6 +257,7 @@ impl<T: Task> Core<T> {
                 killed: false,
                 wake_pending: false,
                 interrupter: None,
+                next_interrupter,
                 fuel_rate: None,
                 timer_key: None,
                 deadline_key: None,
@@ -304,7 +326,8 @@ impl<T: Task> Core<T> {
             self.deadlines.remove(&(key, id));
         }
         if entry.queued {
-            self.fair.remove_queued(entry.owner, id, entry.vruntime);
+            self.fair
+                .remove_queued(entry.owner, id, entry.vruntime, entry.weight);
         }
         self.fair.owner_mut(entry.owner).live -= 1;
         match entry.place {
@@ -326,9 +349,19 @@ impl<T: Task> Core<T> {
         {
             return Some(job);
         }
-        let (owner, id, provisional) = self.fair.pick()?;
-        let slice_time = self.slice;
+        let (owner, id, mut provisional) = self.fair.pick()?;
         let entry = self.tasks.get_mut(&id).expect("a queued task has an entry");
+        let slice_time = match self.period {
+            None => self.slice,
+            Some(period) => {
+                let share = self.fair.share(owner, entry.weight) * self.workers as f64;
+                let slice = period
+                    .mul_f64(share.min(1.0))
+                    .clamp(self.min_slice, self.slice);
+                self.fair.reprovision(owner, &mut provisional, slice);
+                slice
+            }
+        };
         let Place::Home(task) = std::mem::replace(&mut entry.place, Place::Slice) else {
             unreachable!("a queued task is at home")
         };
@@ -351,11 +384,10 @@ impl<T: Task> Core<T> {
         };
         entry.deadline_key = Some(deadline);
         self.deadlines.insert((deadline, id));
-        let interrupter = task.interrupter();
-        if let Some(interrupter) = &interrupter {
-            interrupter.reset();
-        }
-        entry.interrupter = interrupter;
+        entry.interrupter = entry
+            .next_interrupter
+            .take()
+            .or_else(|| ready_interrupter(&task));
         self.slices_out += 1;
         self.jobs_out += 1;
         Some(Job::Slice {
@@ -410,6 +442,10 @@ impl<T: Task> Core<T> {
             self.lengths.cpu.record(report.cpu);
             self.lengths.wall.record(report.wall);
         }
+        // No interrupt can reach the task any more (they are sent under the
+        // lock, through `entry.interrupter`): clear one that came too late
+        // to matter, so that the next slice does not end at once.
+        entry.next_interrupter = ready_interrupter(&task);
         // Accounting.
         let fuel_used = match &report.outcome {
             Outcome::Slice(end) => end.fuel_used,
@@ -448,7 +484,7 @@ impl<T: Task> Core<T> {
             update_fuel_rate(&mut self.fuel_rate_prior, fuel_used, report.cpu);
         }
         if was_slice {
-            self.fair.stop_running(entry.owner);
+            self.fair.stop_running(entry.owner, entry.weight);
         }
 
         if entry.killed {
@@ -481,7 +517,8 @@ impl<T: Task> Core<T> {
                 } else {
                     // Still active: back at its own vruntime.
                     entry.queued = true;
-                    self.fair.requeue(entry.owner, id, entry.vruntime);
+                    self.fair
+                        .requeue(entry.owner, id, entry.vruntime, entry.weight);
                 }
                 None
             }
@@ -534,7 +571,8 @@ impl<T: Task> Core<T> {
             Place::Home(_) => {
                 if entry.queued {
                     entry.queued = false;
-                    self.fair.remove_queued(entry.owner, id, entry.vruntime);
+                    self.fair
+                        .remove_queued(entry.owner, id, entry.vruntime, entry.weight);
                 }
                 self.became_idle(id, now);
             }
@@ -604,7 +642,12 @@ impl<T: Task> Core<T> {
         if weight == 0 {
             return Err(Error::ZeroWeight);
         }
-        live(&mut self.tasks, id)?.weight = weight;
+        let entry = live(&mut self.tasks, id)?;
+        let active = entry.queued || matches!(entry.place, Place::Slice);
+        if active {
+            self.fair.reweigh_active(entry.owner, entry.weight, weight);
+        }
+        entry.weight = weight;
         Ok(())
     }
 
@@ -619,7 +662,7 @@ impl<T: Task> Core<T> {
             return Err(Error::ZeroWeight);
         }
         let idx = self.fair.owner_named(owner, now);
-        self.fair.owner_mut(idx).weight = weight;
+        self.fair.set_owner_weight(idx, weight);
         Ok(())
     }
 

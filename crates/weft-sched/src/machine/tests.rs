@@ -325,3 +325,53 @@ fn shutdown_drains_every_live_task_once() {
         Err(Error::ShutDown)
     ));
 }
+
+/// With a period, a slice is the task's share of it (owner share times
+/// share within the owner, times the workers), between the bounds.
+#[test]
+fn slices_sized_by_share_of_the_period() {
+    let config = Config {
+        workers: 2,
+        slice: 50 * MS,
+        period: Some(100 * MS),
+        min_slice: MS,
+        ..config()
+    };
+    let mut core: Core<Fake> = Core::new(&config);
+    let counts = Arc::new(Counts::default());
+    let now = Instant::now();
+    let many: Vec<TaskId> = (0..20)
+        .map(|_| {
+            core.spawn("many", 1, Fake(counts.clone()), false, now)
+                .expect("spawn")
+        })
+        .collect();
+    let one = core
+        .spawn("one", 1, Fake(counts.clone()), false, now)
+        .expect("spawn");
+    let mut seen = std::collections::HashMap::new();
+    for _ in 0..4 {
+        let (id, task, slice) = slice(&mut core, now);
+        seen.insert(id, slice.time);
+        core.finish(id, task, report(Next::Runnable, 1, slice.time), now);
+    }
+    // `one` has half the CPU: 100 ms x 2 workers x 1/2, capped at 50 ms.
+    assert_eq!(seen.get(&one), Some(&(50 * MS)), "{seen:?}");
+    // A task of `many` has 1/40 of it: 100 ms x 2 x 1/40 = 5 ms.
+    let of_many: Vec<Duration> = many.iter().filter_map(|id| seen.get(id).copied()).collect();
+    assert!(!of_many.is_empty(), "{seen:?}");
+    assert!(of_many.iter().all(|&t| t == 5 * MS), "{of_many:?}");
+
+    // 200 tasks in `many`: 0.5 ms each, raised to the shortest slice.
+    for _ in 0..180 {
+        core.spawn("many", 1, Fake(counts.clone()), false, now)
+            .expect("spawn");
+    }
+    for _ in 0..8 {
+        let (id, task, slice) = slice(&mut core, now);
+        if id != one {
+            assert_eq!(slice.time, MS);
+        }
+        core.finish(id, task, report(Next::Runnable, 1, slice.time), now);
+    }
+}

@@ -37,9 +37,10 @@ impl Task for Blocker {
     }
 }
 
-/// Runs a blocker and a spinner on one worker; returns the spinner's slices
+/// Runs a blocker and a spinner on one worker, the blocker spawned after
+/// the spinner has run alone for `quiet`; returns the spinner's slices
 /// during each blocking call, and the spares started.
-fn spinner_progress_while_blocked(heartbeat: Option<Duration>) -> (Vec<u64>, u64) {
+fn spinner_progress_while_blocked(heartbeat: Option<Duration>, quiet: Duration) -> (Vec<u64>, u64) {
     let config = Config {
         heartbeat,
         ..config(1)
@@ -55,6 +56,7 @@ fn spinner_progress_while_blocked(heartbeat: Option<Duration>) -> (Vec<u64>, u64
         .runs
         .load(Ordering::Relaxed)
         >= 2));
+    std::thread::sleep(quiet);
     let blocker = Blocker {
         calls: 4,
         spinner: spinner.clone(),
@@ -84,9 +86,24 @@ fn spinner_progress_while_blocked(heartbeat: Option<Duration>) -> (Vec<u64>, u64
 #[test]
 fn a_blocking_call_does_not_stall_the_queue_with_the_heartbeat() {
     let _serial = serial();
-    let (progress, spares) = spinner_progress_while_blocked(Some(Duration::from_millis(1)));
+    let (progress, spares) =
+        spinner_progress_while_blocked(Some(Duration::from_millis(1)), Duration::ZERO);
     eprintln!(
         "heartbeat on: spinner slices during each 50 ms blocking call: {progress:?}, {spares} spare start(s)"
+    );
+    assert!(spares >= 1);
+    assert!(progress.iter().sum::<u64>() >= 2, "{progress:?}");
+}
+
+/// After a quiet time without blocking calls the heartbeat stops beating;
+/// the first blocking call wakes it, and it starts a spare as before.
+#[test]
+fn a_dormant_heartbeat_wakes_for_a_blocking_call() {
+    let _serial = serial();
+    let (progress, spares) =
+        spinner_progress_while_blocked(Some(Duration::from_millis(1)), Duration::from_millis(300));
+    eprintln!(
+        "heartbeat woken: spinner slices during each 50 ms blocking call: {progress:?}, {spares} spare start(s)"
     );
     assert!(spares >= 1);
     assert!(progress.iter().sum::<u64>() >= 2, "{progress:?}");
@@ -95,7 +112,7 @@ fn a_blocking_call_does_not_stall_the_queue_with_the_heartbeat() {
 #[test]
 fn a_blocking_call_stalls_the_queue_without_the_heartbeat() {
     let _serial = serial();
-    let (progress, spares) = spinner_progress_while_blocked(None);
+    let (progress, spares) = spinner_progress_while_blocked(None, Duration::ZERO);
     eprintln!("heartbeat off: spinner slices during each 50 ms blocking call: {progress:?}");
     assert_eq!(spares, 0);
     // One worker, blocked: nothing else can run.
