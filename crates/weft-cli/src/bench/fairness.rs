@@ -19,9 +19,12 @@
 //! - resident memory per script (growth of the process's RSS from before
 //!   spawning to the end, divided by N).
 //!
-//! The slice length defaults to what gives every script about 20 slices in
-//! the run (at most 10 ms): with more scripts than a slice each can serve
-//! in S seconds, a fair share cannot be seen.
+//! Slices are sized by share by default ([`Config::period`]): every script
+//! runs about once per period of S / 8 seconds, its slice its share of the
+//! period, at least 0.1 ms. A script of an owner with 333 scripts gets
+//! slices of about 2 ms, one of an owner with 9,000 the shortest (with more
+//! scripts than a slice each can serve in S seconds, a fair share cannot be
+//! seen). `--slice-ms` gives every slice one length instead.
 
 use crate::bench::table::Table;
 use anyhow::{Context, Result, bail, ensure};
@@ -47,8 +50,11 @@ const SPINNER: &str = r#"(module
 const BIG_OWNER_SHARE: f64 = 0.9;
 /// How far past its end a fuel-budgeted slice is interrupted.
 const DEADLINE_SLACK: Duration = Duration::from_millis(20);
-/// Slices each script should get in the run, for the default slice length.
-const SLICES_PER_SCRIPT: f64 = 20.0;
+/// Slices each script should get in the run, with slices sized by share.
+const SLICES_PER_SCRIPT: f64 = 8.0;
+/// The longest and shortest slice, with slices sized by share.
+const MAX_SLICE: Duration = Duration::from_millis(10);
+const MIN_SLICE: Duration = Duration::from_micros(100);
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -61,8 +67,8 @@ pub(crate) struct Args {
     /// How long to run them.
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
-    /// The slice length in milliseconds (default: about 20 slices per
-    /// script in the run, at most 10 ms).
+    /// One slice length for every script, in milliseconds (default: slices
+    /// sized by share, about 8 per script in the run).
     #[arg(long)]
     slice_ms: Option<f64>,
     /// Worker threads (default: the number of cores).
@@ -170,7 +176,10 @@ struct Report {
     owners: Vec<OwnerFigures>,
     workers: usize,
     seconds: f64,
+    /// The one slice length, or the longest with slices sized by share.
     slice_ms: f64,
+    /// The period slices are sized by share of, if they are.
+    period_ms: Option<f64>,
     scripts_that_ran: usize,
     jain_scripts: f64,
     jain_owners: f64,
@@ -276,12 +285,12 @@ pub(crate) fn run(args: Args) -> Result<()> {
     let workers = args
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let slice = match args.slice_ms {
-        Some(ms) if ms > 0.0 => Duration::from_secs_f64(ms / 1e3),
+    let (slice, period) = match args.slice_ms {
+        Some(ms) if ms > 0.0 => (Duration::from_secs_f64(ms / 1e3), None),
         Some(_) => bail!("--slice-ms must be positive"),
-        None => Duration::from_secs_f64(
-            (args.seconds * workers as f64 / (scripts as f64 * SLICES_PER_SCRIPT))
-                .clamp(1e-4, 1e-2),
+        None => (
+            MAX_SLICE,
+            Some(Duration::from_secs_f64(args.seconds / SLICES_PER_SCRIPT)),
         ),
     };
 
@@ -301,6 +310,8 @@ pub(crate) fn run(args: Args) -> Result<()> {
     let scheduler: Scheduler<ScriptTask> = Scheduler::new(Config {
         workers,
         slice,
+        period,
+        min_slice: MIN_SLICE,
         first_slice_fuel: Some(weft_node::FIRST_SLICE_FUEL),
         hibernate_after: (args.hibernated > 0).then_some(HIBERNATE_AFTER),
         heartbeat: match args.no_heartbeat {
@@ -340,7 +351,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
                 .with_context(|| format!("spawn script {} of {scripts}", ids.len() + 1))?;
             let task = ScriptTask::new(runtime.clone(), script, stdio.clone());
             let id = scheduler
-                .spawn(&name, 1, task)
+                .spawn_paused(&name, 1, task)
                 .context("add a script to the scheduler")?;
             ids.push((id, owner));
             progress.inc(1);
@@ -351,8 +362,12 @@ pub(crate) fn run(args: Args) -> Result<()> {
     progress.set_length((args.seconds * 10.0).ceil() as u64);
     progress.set_position(0);
     progress.set_message(format!(
-        "{scripts} scripts, {} owners, {workers} workers, slices of {slice:?}",
-        counts.len()
+        "{scripts} scripts, {} owners, {workers} workers, {}",
+        counts.len(),
+        match period {
+            Some(period) => format!("slices by share of {period:?}"),
+            None => format!("slices of {slice:?}"),
+        }
     ));
     let writes = Arc::new(std::sync::atomic::AtomicU64::new(0));
     if args.slow_writers > 0 {
@@ -388,8 +403,13 @@ pub(crate) fn run(args: Args) -> Result<()> {
         .filter(|t| t.owner == "writers")
         .map(|t| t.id)
         .collect();
-    // Spawned ones run at once: let the last ones catch up with the first
-    // (they come in with bounded credit) before the measured window.
+    // All start together, level (slices sized by share would otherwise give
+    // the first ones long slices while few others exist); then the warm-up
+    // measures every script's fuel rate before the window.
+    let spinner_ids: Vec<TaskId> = ids.iter().map(|(id, _)| *id).collect();
+    scheduler
+        .resume_all(&spinner_ids)
+        .context("start the scripts")?;
     std::thread::sleep(WARM_UP);
     let spares_before = scheduler.counters().spares_started;
     scheduler.reset_slice_lengths();
@@ -483,6 +503,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
         workers,
         seconds: wall.as_secs_f64(),
         slice_ms: slice.as_secs_f64() * 1e3,
+        period_ms: period.map(|p| p.as_secs_f64() * 1e3),
         scripts_that_ran: stats.iter().filter(|s| s.slices > 0).count(),
         jain_scripts: jain(&normalized_scripts),
         jain_owners: jain(&normalized_owners),
@@ -627,14 +648,21 @@ fn measure_pauses(scheduler: &Scheduler<ScriptTask>, stop: &AtomicBool) -> Resul
 }
 
 fn text(r: &Report) -> String {
+    let slices = match r.period_ms {
+        Some(period) => format!(
+            "slices by share of a {:.2} s period, {:.2} ms at most",
+            period / 1e3,
+            r.slice_ms
+        ),
+        None => format!("slices of {:.2} ms", r.slice_ms),
+    };
     let mut out = format!(
         "weft bench fairness: {} scripts spinning in while (true), {} owners, {} workers, \
-         {:.1} s, slices of {:.2} ms (fuel, from each script's measured rate)\n\n",
+         {:.1} s, {slices} (fuel, from each script's measured rate)\n\n",
         r.scripts,
         r.owners.len(),
         r.workers,
         r.seconds,
-        r.slice_ms
     );
     let mut owners = Table::default();
     owners.header(
