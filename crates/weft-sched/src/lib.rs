@@ -20,14 +20,18 @@
 //!   ([`Slice::fuel`]) is the task's measured fuel rate times the slice time.
 //!   Until the rate is measured, and as a backstop, the timer interrupts the
 //!   slice at its deadline through the task's [`Interrupt`]. The CPU time
-//!   accounted is the worker thread's CPU clock around `run`.
+//!   accounted is the worker thread's CPU clock around `run`. With
+//!   [`Config::period`] slices are sized by share, as CFS does: each task's
+//!   slice is its share of the period, so every active task runs about once
+//!   per period, the tasks of small owners in fewer, longer slices.
 //! - **Parking.** A parked task costs nothing. When it becomes runnable again
 //!   it gets bounded credit ([`Config::wake_credit`]): a long sleeper runs
 //!   about one slice ahead of the others, not for as long as it slept.
 //! - **Blocking host calls.** Host code wraps blocking work in [`blocking`];
 //!   a heartbeat thread (about 1 kHz) notices a worker stuck in it for more
 //!   than [`Config::stuck_after`] and lets a spare worker serve the queue
-//!   meanwhile. Better still, park the task and do the work elsewhere, then
+//!   meanwhile. It parks after 20 beats with no worker inside [`blocking`],
+//!   and the next worker to enter it wakes it. Better still, park the task and do the work elsewhere, then
 //!   [`wake`](Scheduler::wake) it.
 //! - **Control.** [`pause`](Scheduler::pause), [`resume`](Scheduler::resume),
 //!   [`kill`](Scheduler::kill) and [`wake`](Scheduler::wake) any task by id
