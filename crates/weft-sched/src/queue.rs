@@ -171,9 +171,11 @@ impl<T: Task> RunQueue<T> {
         let now = Instant::now();
         let mut inner = self.lock();
         let dropped = inner.core.finish(id, task, report, now);
+        // Whoever must react to the end of the job (the timer, waiters)
+        // hears of it now, even if this worker then waits for work.
+        self.kick(&mut inner);
         if dropped.is_some() {
             // Dropped outside the lock (it may free a whole instance).
-            self.kick(&mut inner);
             drop(inner);
             drop(dropped);
             return self.next_job(role);
