@@ -21,6 +21,7 @@ use crate::host::Stdio;
 use crate::module::ScriptModule;
 use crate::script::{Budget, InterruptHandle, Script, ScriptOptions, Status, Trap};
 use std::collections::{BinaryHeap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use wasmtime::Val;
@@ -270,6 +271,9 @@ pub(crate) struct Alarm(u64);
 struct TimerShared {
     state: Mutex<TimerState>,
     changed: Condvar,
+    /// Counts disarms, so that the timer thread spinning towards a deadline
+    /// without the lock stops when that alarm may be gone.
+    disarms: AtomicU64,
 }
 
 #[derive(Default)]
@@ -296,6 +300,7 @@ impl Timer {
         let shared = Arc::new(TimerShared {
             state: Mutex::new(TimerState::default()),
             changed: Condvar::new(),
+            disarms: AtomicU64::new(0),
         });
         let serving = shared.clone();
         let thread = std::thread::Builder::new()
@@ -330,7 +335,9 @@ impl Timer {
     /// either happened or never will.
     pub(crate) fn disarm(&self, alarm: Alarm) {
         let mut state = self.shared.lock();
-        state.armed.remove(&alarm.0);
+        if state.armed.remove(&alarm.0).is_some() {
+            self.shared.disarms.fetch_add(1, Ordering::Relaxed);
+        }
         if state.armed.is_empty() {
             state.deadlines.clear();
         }
@@ -350,6 +357,10 @@ impl Drop for Timer {
 /// How much earlier than a deadline the timer thread asks to be woken at
 /// least; it spins the rest of the way.
 const WAKE_EARLY_FLOOR: Duration = Duration::from_micros(10);
+/// How much earlier at most: on a machine whose sleeps end very late the
+/// thread would otherwise spin through most of every quantum, taking a
+/// core from the calls it times.
+const WAKE_EARLY_CAP: Duration = Duration::from_micros(200);
 
 fn serve(shared: &TimerShared) {
     // Wake-ups are late by the thread's timer slack, 50 µs by default on
@@ -382,6 +393,14 @@ fn serve(shared: &TimerShared) {
                 handle.interrupt();
             }
         }
+        // Deadlines of disarmed alarms are dropped here rather than woken
+        // (and spun) for.
+        while let Some(std::cmp::Reverse((_, id))) = state.deadlines.peek().copied() {
+            if state.armed.contains_key(&id) {
+                break;
+            }
+            state.deadlines.pop();
+        }
         state.wakes_at = state.deadlines.peek().map(|d| d.0.0);
         let Some(deadline) = state.wakes_at else {
             state = shared
@@ -391,7 +410,8 @@ fn serve(shared: &TimerShared) {
             continue;
         };
         let wait = deadline.saturating_duration_since(now);
-        let early = WAKE_EARLY_FLOOR + wait.mul_f64((lateness * 1.5).min(0.5));
+        let early =
+            (WAKE_EARLY_FLOOR + wait.mul_f64((lateness * 1.5).min(0.5))).min(WAKE_EARLY_CAP);
         if wait > early {
             let asked = wait - early;
             let (guard, result) = shared
@@ -405,12 +425,22 @@ fn serve(shared: &TimerShared) {
             let late = now.elapsed().saturating_sub(asked);
             let observed = (late.as_secs_f64() / asked.as_secs_f64()).clamp(0.0, 0.5);
             lateness = 0.8 * lateness + 0.2 * observed;
+            // The alarm may have been disarmed during the sleep.
+            let armed = matches!(
+                state.deadlines.peek(),
+                Some(std::cmp::Reverse((at, id))) if *at == deadline && state.armed.contains_key(id)
+            );
+            if !armed {
+                continue;
+            }
         }
         // Spin the last stretch without the lock, so that calls can arm
-        // and disarm meanwhile. (A deadline armed meanwhile that is earlier
-        // still fires at this one.)
+        // and disarm meanwhile (a deadline armed meanwhile that is earlier
+        // still fires at this one). A disarm ends the spin: the alarm may
+        // be gone, and the next deadline is found again under the lock.
         drop(state);
-        while Instant::now() < deadline {
+        let disarms = shared.disarms.load(Ordering::Relaxed);
+        while Instant::now() < deadline && shared.disarms.load(Ordering::Relaxed) == disarms {
             std::hint::spin_loop();
         }
         state = shared.lock();
