@@ -128,44 +128,33 @@ impl ControlExports {
     }
 }
 
-/// The instance's export at `index`, which [`ControlExports::new`] checked
-/// to be of the expected kind.
-fn get(store: &mut impl AsContextMut, instance: &Instance, index: &ModuleExport) -> Result<Extern> {
-    instance
+/// The instance's export at `index` as the kind `into` takes (`kind` names
+/// it for the error; [`ControlExports::new`] checked the kinds).
+fn get<E>(
+    store: &mut impl AsContextMut,
+    instance: &Instance,
+    index: &ModuleExport,
+    into: fn(Extern) -> Option<E>,
+    kind: &str,
+) -> Result<E> {
+    let export = instance
         .get_module_export(&mut *store, index)
         .ok_or_else(|| {
             format_err!("the instance is not of the module its control exports are from")
-        })
+        })?;
+    into(export).ok_or_else(|| format_err!("a control export is not a {kind}"))
 }
 
-fn global(
-    store: &mut impl AsContextMut,
-    instance: &Instance,
-    index: &ModuleExport,
-) -> Result<Global> {
-    get(store, instance, index)?
-        .into_global()
-        .ok_or_else(|| format_err!("a control export is not a global"))
+fn global(store: &mut impl AsContextMut, i: &Instance, e: &ModuleExport) -> Result<Global> {
+    get(store, i, e, Extern::into_global, "global")
 }
 
-fn table(
-    store: &mut impl AsContextMut,
-    instance: &Instance,
-    index: &ModuleExport,
-) -> Result<Table> {
-    get(store, instance, index)?
-        .into_table()
-        .ok_or_else(|| format_err!("a control export is not a table"))
+fn table(store: &mut impl AsContextMut, i: &Instance, e: &ModuleExport) -> Result<Table> {
+    get(store, i, e, Extern::into_table, "table")
 }
 
-fn memory(
-    store: &mut impl AsContextMut,
-    instance: &Instance,
-    index: &ModuleExport,
-) -> Result<Memory> {
-    get(store, instance, index)?
-        .into_memory()
-        .ok_or_else(|| format_err!("a control export is not a memory"))
+fn memory(store: &mut impl AsContextMut, i: &Instance, e: &ModuleExport) -> Result<Memory> {
+    get(store, i, e, Extern::into_memory, "memory")
 }
 
 impl Controls {
@@ -227,11 +216,7 @@ impl Controls {
             restore_segments: exports
                 .restore_segments
                 .as_ref()
-                .map(|f| {
-                    get(store, instance, f)?
-                        .into_func()
-                        .ok_or_else(|| format_err!("a control export is not a function"))
-                })
+                .map(|f| get(store, instance, f, Extern::into_func, "function"))
                 .transpose()?,
             memories: exports
                 .memories

@@ -447,7 +447,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
     progress.finish_and_clear();
 
     let rss_after = rss_bytes()?;
-    let spinners: std::collections::HashSet<TaskId> = ids.iter().map(|(id, _)| *id).collect();
+    let spinners: std::collections::HashSet<TaskId> = spinner_ids.iter().copied().collect();
     let stats: Vec<_> = scheduler
         .tasks()
         .into_iter()

@@ -269,13 +269,19 @@ impl FairQueue {
     /// Replaces the provisional charge of the pick that returned `provisional`
     /// with one for a slice of `slice`.
     pub(crate) fn reprovision(&mut self, idx: OwnerIdx, provisional: &mut u128, slice: Duration) {
+        *provisional = self.replace_owner_charge(idx, *provisional, slice);
+    }
+
+    /// Replaces `old`, a charge made to owner `idx`, with one for `cpu`;
+    /// returns the new charge.
+    fn replace_owner_charge(&mut self, idx: OwnerIdx, old: u128, cpu: Duration) -> u128 {
         let owner = &mut self.owners[idx];
-        let new = virtual_time(slice, owner.weight);
-        owner.vruntime = owner.vruntime.saturating_sub(*provisional) + new;
-        *provisional = new;
+        let new = virtual_time(cpu, owner.weight);
+        owner.vruntime = owner.vruntime.saturating_sub(old) + new;
         if owner.queued_key.is_some() {
             self.rekey(idx);
         }
+        new
     }
 
     /// Takes the next task to run: the least-vruntime task of the
@@ -305,12 +311,7 @@ impl FairQueue {
         cpu: Duration,
     ) {
         *vruntime += virtual_time(cpu, weight);
-        let owner = &mut self.owners[idx];
-        owner.vruntime =
-            owner.vruntime.saturating_sub(provisional) + virtual_time(cpu, owner.weight);
-        if owner.queued_key.is_some() {
-            self.rekey(idx);
-        }
+        self.replace_owner_charge(idx, provisional, cpu);
     }
 }
 
