@@ -31,15 +31,18 @@
 //!   a heartbeat thread (about 1 kHz) notices a worker stuck in it for more
 //!   than [`Config::stuck_after`] and lets a spare worker serve the queue
 //!   meanwhile. It parks after 20 beats with no worker inside [`blocking`],
-//!   and the next worker to enter it wakes it. Better still, park the task and do the work elsewhere, then
-//!   [`wake`](Scheduler::wake) it.
+//!   and the next worker to enter it wakes it. Better still, park the task
+//!   and do the work elsewhere, then [`wake`](Scheduler::wake) it.
 //! - **Control.** [`pause`](Scheduler::pause), [`resume`](Scheduler::resume),
 //!   [`kill`](Scheduler::kill) and [`wake`](Scheduler::wake) any task by id
 //!   from any thread, effective within one slice; a killed task is dropped
 //!   at once, or as soon as its running slice returns.
 //! - **Hibernation.** A task idle for [`Config::hibernate_after`] is asked to
 //!   [`hibernate`](Task::hibernate) (drop what it can rebuild) and rebuilds
-//!   itself transparently on its next slice.
+//!   itself transparently on its next slice. The hibernation's CPU time
+//!   counts in the task's and its owner's accounting and against the owner's
+//!   share, but not against the task's place among its siblings: being
+//!   hibernated does not cost it its turn.
 //! - **Accounting.** Every task and owner has CPU time, fuel and a decayed
 //!   usage score ([`TaskStats`], [`OwnerStats`]); [`Scheduler::slice_lengths`]
 //!   gives the distribution of slice lengths.

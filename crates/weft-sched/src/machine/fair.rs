@@ -147,6 +147,12 @@ impl FairQueue {
         &self.owners
     }
 
+    /// An owner's virtual runtime.
+    #[cfg(test)]
+    pub(crate) fn owner_vruntime(&self, idx: OwnerIdx) -> u128 {
+        self.owners[idx].vruntime
+    }
+
     /// Tasks queued over all owners.
     pub(crate) fn queued(&self) -> usize {
         self.queued
@@ -311,6 +317,11 @@ impl FairQueue {
         cpu: Duration,
     ) {
         *vruntime += virtual_time(cpu, weight);
+        self.charge_owner(idx, provisional, cpu);
+    }
+
+    /// Charges `cpu` to owner `idx` alone, replacing the provisional charge.
+    pub(crate) fn charge_owner(&mut self, idx: OwnerIdx, provisional: u128, cpu: Duration) {
         self.replace_owner_charge(idx, provisional, cpu);
     }
 }

@@ -457,13 +457,21 @@ impl<T: Task> Core<T> {
         entry.memory_bytes = report.memory_bytes;
         entry.hibernated = report.hibernated;
         let provisional = std::mem::take(&mut entry.provisional);
-        self.fair.charge(
-            entry.owner,
-            &mut entry.vruntime,
-            entry.weight,
-            provisional,
-            report.cpu,
-        );
+        if was_slice {
+            self.fair.charge(
+                entry.owner,
+                &mut entry.vruntime,
+                entry.weight,
+                provisional,
+                report.cpu,
+            );
+        } else {
+            // A hibernation is the scheduler's choice, not the task's: its
+            // owner pays for it, but the task keeps its place among its
+            // siblings (it would otherwise lose about a slice to them each
+            // time it is hibernated).
+            self.fair.charge_owner(entry.owner, provisional, report.cpu);
+        }
         let owner = self.fair.owner_mut(entry.owner);
         owner.cpu += report.cpu;
         owner.fuel += fuel_used;

@@ -244,8 +244,15 @@ fn an_idle_task_is_hibernated_once_then_runs_again() {
         memory_bytes: 0,
         hibernated: true,
     };
+    let (vruntime, owner) = (core.tasks[&id].vruntime, core.tasks[&id].owner);
+    let owner_vruntime = core.fair.owner_vruntime(owner);
     core.finish(id, task, done, now + Duration::from_secs(1));
     assert_eq!(core.counters.hibernations, 1);
+    // Its CPU time is accounted, and charged to its owner's share but not to
+    // its place among its siblings.
+    assert_eq!(core.stats(id, now).expect("live").cpu, 2 * MS);
+    assert_eq!(core.tasks[&id].vruntime, vruntime);
+    assert!(core.fair.owner_vruntime(owner) > owner_vruntime);
     assert!(core.stats(id, now).expect("live").hibernated);
     // The wake that came during the hibernation made it runnable.
     assert_eq!(core.state(id), Some(TaskState::Runnable));
