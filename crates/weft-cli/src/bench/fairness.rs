@@ -4,7 +4,8 @@
 //! N scripts (fuel mode: every slice ends deterministically by fuel, its
 //! budget derived from the script's measured fuel rate) are spread over M
 //! owners of equal weight: the first owner holds 90 % of them, the others
-//! share the rest. After S seconds the benchmark reports:
+//! share the rest. They are spawned paused and all started at once; after
+//! S seconds the benchmark reports, for that whole window:
 //!
 //! - the CPU share of every owner against its target (1 / M);
 //! - Jain's fairness index `(Σx)² / (n Σx²)` over the owners (x = CPU time
@@ -147,8 +148,6 @@ const HIBERNATE_AFTER: Duration = Duration::from_millis(50);
 /// hibernated before the next comes: a live instance reserves 8 GiB of
 /// address space, and 16,000 of them fill it.
 const HIBERNATE_BATCH: usize = 2000;
-/// How long the spinning scripts run before the measured window.
-const WARM_UP: Duration = Duration::from_secs(1);
 
 #[derive(Serialize)]
 struct OwnerFigures {
@@ -403,28 +402,28 @@ pub(crate) fn run(args: Args) -> Result<()> {
         .filter(|t| t.owner == "writers")
         .map(|t| t.id)
         .collect();
-    // All start together, level (slices sized by share would otherwise give
-    // the first ones long slices while few others exist); then the warm-up
-    // measures every script's fuel rate before the window.
+    // All start together, level: slices sized by share would otherwise give
+    // the first ones long slices while few others exist, and the window is
+    // the whole run, so every script's CPU time counts from zero.
     let spinner_ids: Vec<TaskId> = ids.iter().map(|(id, _)| *id).collect();
-    scheduler
-        .resume_all(&spinner_ids)
-        .context("start the scripts")?;
-    std::thread::sleep(WARM_UP);
+    // None has run a slice, but with `--hibernated` the first spawned have
+    // been hibernated while they waited (paused) for the others: that CPU
+    // time is not the window's.
+    let baseline: std::collections::HashMap<TaskId, Duration> = scheduler
+        .tasks()
+        .into_iter()
+        .map(|t| (t.id, t.cpu))
+        .collect();
     let spares_before = scheduler.counters().spares_started;
     scheduler.reset_slice_lengths();
     let cpu_before = process_cpu();
+    let started = Instant::now();
+    scheduler
+        .resume_all(&spinner_ids)
+        .context("start the scripts")?;
     for id in &writer_ids {
         scheduler.resume(*id).context("start a writer")?;
     }
-    let started = Instant::now();
-    // The first ones spawned have run meanwhile: what counts is what
-    // each gets from now on.
-    let baseline: std::collections::HashMap<TaskId, (Duration, u64)> = scheduler
-        .tasks()
-        .into_iter()
-        .map(|t| (t.id, (t.cpu, t.slices)))
-        .collect();
     let stop = AtomicBool::new(false);
     let pauses = std::thread::scope(|scope| {
         let pauser = scope.spawn(|| measure_pauses(&scheduler, &stop));
@@ -453,9 +452,9 @@ pub(crate) fn run(args: Args) -> Result<()> {
         .into_iter()
         .filter(|s| spinners.contains(&s.id))
         .map(|mut s| {
-            let (cpu, slices) = baseline.get(&s.id).copied().unwrap_or_default();
-            s.cpu = s.cpu.saturating_sub(cpu);
-            s.slices = s.slices.saturating_sub(slices);
+            s.cpu = s
+                .cpu
+                .saturating_sub(baseline.get(&s.id).copied().unwrap_or_default());
             s
         })
         .collect();
