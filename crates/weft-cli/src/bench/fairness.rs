@@ -506,7 +506,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
         scripts_that_ran: stats.iter().filter(|s| s.slices > 0).count(),
         jain_scripts: jain(&normalized_scripts),
         jain_owners: jain(&normalized_owners),
-        overhead: (1.0 - script_cpu_s / process_cpu_s).max(0.0),
+        overhead: 1.0 - script_cpu_s / process_cpu_s,
         process_cpu_s,
         script_cpu_s,
         slices: SliceFigures {

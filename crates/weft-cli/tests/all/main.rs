@@ -1,5 +1,6 @@
 //! The `weft` binary's integration tests.
 
+mod bench;
 mod client;
 mod compile;
 mod demo;
