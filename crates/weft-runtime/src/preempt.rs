@@ -357,10 +357,58 @@ impl Drop for Timer {
 /// How much earlier than a deadline the timer thread asks to be woken at
 /// least; it spins the rest of the way.
 const WAKE_EARLY_FLOOR: Duration = Duration::from_micros(10);
-/// How much earlier at most: on a machine whose sleeps end very late the
-/// thread would otherwise spin through most of every quantum, taking a
-/// core from the calls it times.
+/// How much earlier at most, as a part of the wait and as an amount (the
+/// larger of the two): on a machine whose sleeps end very late the thread
+/// would otherwise spin through most of every quantum, taking a core from
+/// the calls it times.
 const WAKE_EARLY_CAP: Duration = Duration::from_micros(200);
+const WAKE_EARLY_CAP_PART: u32 = 20;
+
+/// How late the timer thread's sleeps end: a running estimate of the 99th
+/// percentile of the lateness, for each order of magnitude of the sleep.
+/// Sleeps end late by a few tens of microseconds whatever their length, but
+/// the long ones, after which a virtual CPU has been idle and halted, have
+/// a longer tail.
+struct Lateness {
+    p99: [Duration; LATENESS_BUCKETS],
+}
+
+/// Sleeps under 128 µs, under 256 µs, ..., and of 8 ms or more.
+const LATENESS_BUCKETS: usize = 8;
+
+impl Lateness {
+    fn new() -> Self {
+        Self {
+            p99: [Duration::from_micros(50); LATENESS_BUCKETS],
+        }
+    }
+
+    fn bucket(sleep: Duration) -> usize {
+        let units = (sleep.as_micros() >> 7) as u64;
+        units
+            .checked_ilog2()
+            .map_or(0, |b| b as usize + 1)
+            .min(LATENESS_BUCKETS - 1)
+    }
+
+    /// How much earlier than `deadline` to ask to be woken after a wait of
+    /// `wait`.
+    fn early(&self, wait: Duration) -> Duration {
+        let cap = WAKE_EARLY_CAP.max(wait / WAKE_EARLY_CAP_PART).min(wait / 2);
+        (WAKE_EARLY_FLOOR + self.p99[Self::bucket(wait)]).min(cap)
+    }
+
+    /// Learns from the sleep of a wait of `wait` that ended `late`. A sleep
+    /// later than the estimate raises it by half, any other lowers it by
+    /// 0.5 %: it settles where about one sleep in a hundred is later.
+    fn record(&mut self, wait: Duration, late: Duration) {
+        let p99 = &mut self.p99[Self::bucket(wait)];
+        *p99 = match late > *p99 {
+            true => (p99.mul_f64(1.5) + Duration::from_micros(1)).min(wait),
+            false => p99.mul_f64(0.995),
+        };
+    }
+}
 
 fn serve(shared: &TimerShared) {
     // Wake-ups are late by the thread's timer slack, 50 µs by default on
@@ -371,11 +419,10 @@ fn serve(shared: &TimerShared) {
     unsafe {
         libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
     }
-    // Even without slack, a sleep ends late by an amount that grows with
-    // its length (by about 1 % on some virtual machines). The thread learns
-    // by how much, as a fraction of the sleep, asks to be woken that much
-    // (and a margin) early, and spins to the deadline.
-    let mut lateness = 0.01f64;
+    // Even without slack, a sleep ends late, by more on a virtual machine.
+    // The thread learns by how much, asks to be woken that much (and a
+    // margin) early, and spins to the deadline.
+    let mut lateness = Lateness::new();
     let mut state = shared.lock();
     loop {
         if state.stop {
@@ -410,8 +457,7 @@ fn serve(shared: &TimerShared) {
             continue;
         };
         let wait = deadline.saturating_duration_since(now);
-        let early =
-            (WAKE_EARLY_FLOOR + wait.mul_f64((lateness * 1.5).min(0.5))).min(WAKE_EARLY_CAP);
+        let early = lateness.early(wait);
         if wait > early {
             let asked = wait - early;
             let (guard, result) = shared
@@ -422,9 +468,7 @@ fn serve(shared: &TimerShared) {
             if !result.timed_out() {
                 continue;
             }
-            let late = now.elapsed().saturating_sub(asked);
-            let observed = (late.as_secs_f64() / asked.as_secs_f64()).clamp(0.0, 0.5);
-            lateness = 0.8 * lateness + 0.2 * observed;
+            lateness.record(wait, now.elapsed().saturating_sub(asked));
             // The alarm may have been disarmed during the sleep.
             let armed = matches!(
                 state.deadlines.peek(),
@@ -444,5 +488,54 @@ fn serve(shared: &TimerShared) {
             std::hint::spin_loop();
         }
         state = shared.lock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const US: Duration = Duration::from_micros(1);
+
+    #[test]
+    fn lateness_buckets_are_orders_of_magnitude_of_the_sleep() {
+        let bucket = |us| Lateness::bucket(us * US);
+        assert_eq!([bucket(0), bucket(127)], [0, 0]);
+        assert_eq!([bucket(128), bucket(255), bucket(256)], [1, 1, 2]);
+        assert_eq!(bucket(1_000), 3);
+        assert_eq!([bucket(8_191), bucket(8_192)], [6, 7]);
+        assert_eq!(bucket(10_000_000), LATENESS_BUCKETS - 1);
+    }
+
+    #[test]
+    fn lateness_settles_near_the_99th_percentile() {
+        let mut lateness = Lateness::new();
+        let wait = 10_000 * US;
+        // Sleeps late by 30 µs, one in 20 by 300 µs: the 99th percentile
+        // is 300 µs, the median 30.
+        for n in 0..20_000 {
+            let late = if n % 20 == 0 { 300 * US } else { 30 * US };
+            lateness.record(wait, late);
+        }
+        let p99 = lateness.p99[Lateness::bucket(wait)];
+        assert!(p99 > 200 * US && p99 < 500 * US, "{p99:?}");
+        // Sleeps of another magnitude are learned apart.
+        assert_eq!(lateness.p99[Lateness::bucket(100 * US)], 50 * US);
+        assert_eq!(lateness.early(wait), WAKE_EARLY_FLOOR + p99);
+        // Sleeps that are always 30 µs late bring it down to about that.
+        for _ in 0..20_000 {
+            lateness.record(wait, 30 * US);
+        }
+        let p99 = lateness.p99[Lateness::bucket(wait)];
+        assert!(p99 > 25 * US && p99 < 50 * US, "{p99:?}");
+        assert_eq!(lateness.early(wait), WAKE_EARLY_FLOOR + p99);
+        // Asking early is capped, here at a twentieth of the wait, however
+        // late the sleeps end.
+        for _ in 0..100 {
+            lateness.record(wait, 3_000 * US);
+        }
+        assert_eq!(lateness.early(wait), 500 * US);
+        // A short wait never asks to be woken more than half of it early.
+        assert_eq!(lateness.early(60 * US), 30 * US);
     }
 }

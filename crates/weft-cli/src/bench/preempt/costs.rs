@@ -31,8 +31,8 @@ const FORKS: usize = 500;
 /// The quanta of the timeout figures, with how many timeouts each.
 pub(super) const TIMEOUTS: [(Duration, usize); 3] = [
     (Duration::from_micros(100), 2_000),
-    (Duration::from_millis(1), 500),
-    (Duration::from_millis(10), 100),
+    (Duration::from_millis(1), 2_000),
+    (Duration::from_millis(10), 1_000),
 ];
 
 /// How long the stall baseline spins.
