@@ -279,8 +279,8 @@ impl FairQueue {
     }
 
     /// Replaces `old`, a charge made to owner `idx`, with one for `cpu`;
-    /// returns the new charge.
-    fn replace_owner_charge(&mut self, idx: OwnerIdx, old: u128, cpu: Duration) -> u128 {
+    /// returns the new charge. On its own it charges the owner alone.
+    pub(crate) fn replace_owner_charge(&mut self, idx: OwnerIdx, old: u128, cpu: Duration) -> u128 {
         let owner = &mut self.owners[idx];
         let new = virtual_time(cpu, owner.weight);
         owner.vruntime = owner.vruntime.saturating_sub(old) + new;
@@ -317,11 +317,6 @@ impl FairQueue {
         cpu: Duration,
     ) {
         *vruntime += virtual_time(cpu, weight);
-        self.charge_owner(idx, provisional, cpu);
-    }
-
-    /// Charges `cpu` to owner `idx` alone, replacing the provisional charge.
-    pub(crate) fn charge_owner(&mut self, idx: OwnerIdx, provisional: u128, cpu: Duration) {
         self.replace_owner_charge(idx, provisional, cpu);
     }
 }

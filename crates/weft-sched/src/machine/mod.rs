@@ -470,7 +470,8 @@ impl<T: Task> Core<T> {
             // owner pays for it, but the task keeps its place among its
             // siblings (it would otherwise lose about a slice to them each
             // time it is hibernated).
-            self.fair.charge_owner(entry.owner, provisional, report.cpu);
+            self.fair
+                .replace_owner_charge(entry.owner, provisional, report.cpu);
         }
         let owner = self.fair.owner_mut(entry.owner);
         owner.cpu += report.cpu;
