@@ -384,7 +384,7 @@ impl Lateness {
     }
 
     fn bucket(sleep: Duration) -> usize {
-        let units = (sleep.as_micros() >> 7) as u64;
+        let units = u64::try_from(sleep.as_micros() >> 7).unwrap_or(u64::MAX);
         units
             .checked_ilog2()
             .map_or(0, |b| b as usize + 1)
