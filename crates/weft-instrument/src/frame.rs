@@ -95,7 +95,7 @@ fn mem(env: &Env<'_>, offset: u32, align: u32) -> MemArg {
     }
 }
 
-fn load(env: &Env<'_>, ty: ValType, offset: u32) -> Instruction<'static> {
+pub(crate) fn load(env: &Env<'_>, ty: ValType, offset: u32) -> Instruction<'static> {
     match ty {
         ValType::I32 => Instruction::I32Load(mem(env, offset, 2)),
         ValType::F32 => Instruction::F32Load(mem(env, offset, 2)),
@@ -388,18 +388,15 @@ pub(crate) fn emit_prologue(
     c.emit([End]);
 }
 
-/// The save path: the operand stack holds the resume point (`i32`) and the
-/// fuel boost (`i64`); stores this frame's locals and pushes it, and leaves
-/// the zeros to the caller. The locals are stored before anything is called
-/// (frames larger than [`FRAME_ROOM`] excepted), so that none of them has to
-/// survive a call: otherwise the register allocator may keep them in
-/// call-preserved places all through the function's hot loops.
-pub(crate) fn emit_save_path(
+/// The first half of saving a frame, on a cold edge or shared by several:
+/// syncs the fuel counter, makes room for a large frame, and stores the
+/// numeric and vector locals that `keep` selects into the frame at `sp`.
+pub(crate) fn emit_stores(
     sink: &mut Vec<u8>,
     env: &Env<'_>,
     layout: &FrameLayout,
     locals: Internals,
-    func_index: u32,
+    keep: impl Fn(u32) -> bool,
 ) {
     use Instruction::*;
     let mut c = Code(sink);
@@ -412,14 +409,28 @@ pub(crate) fn emit_save_path(
             Call(env.frame_helpers.reserve),
         ]);
     }
-    c.emit([GlobalGet(env.sp_global), LocalSet(locals.base)]);
-    for (slot, offset) in &layout.in_memory {
+    for (slot, offset) in layout.in_memory.iter().filter(|(slot, _)| keep(slot.index)) {
         c.emit([
-            LocalGet(locals.base),
+            GlobalGet(env.sp_global),
             LocalGet(slot.index),
             store(env, slot.ty, *offset),
         ]);
     }
+}
+
+/// The save path's tail, after [`emit_stores`]: the operand stack holds the
+/// resume point (`i32`) and the fuel boost (`i64`); stores the reference
+/// locals, pushes the frame, and leaves the zeros to the caller.
+pub(crate) fn emit_save_path(
+    sink: &mut Vec<u8>,
+    env: &Env<'_>,
+    layout: &FrameLayout,
+    locals: Internals,
+    func_index: u32,
+) {
+    use Instruction::*;
+    let mut c = Code(sink);
+    c.emit([GlobalGet(env.sp_global), LocalSet(locals.base)]);
     for (refs, table, sp, heap) in [
         (
             &layout.funcrefs,

@@ -6,14 +6,23 @@
 //! (func $f (param ...) (result ...)
 //!   ;; prologue: load the fuel counter; when rewinding, pop this frame from the
 //!   ;; state memory, restore the locals, remember the resume point
-//!   (block $save (result i32 i64)        ;; resume point id, fuel boost
-//!     (block $body (result ...)          ;; the original body's label
-//!       ...instrumented body...)
-//!     ;; normal exit: store the fuel counter, return the results
-//!     return)
-//!   ;; save path, shared by every resume point: push this frame, return zeros
+//!   (block $tail (result i32 i64)        ;; resume point id, fuel boost
+//!     (block $shared (result i32 i64)
+//!       (block $body (result ...)        ;; the original body's label
+//!         ...instrumented body...)
+//!       ;; normal exit: store the fuel counter, return the results
+//!       return)
+//!     ;; stores every local: for resume points outside loops
+//!   )
+//!   ;; the save path's tail: push this frame, return zeros
 //! )
 //! ```
+//!
+//! A resume point inside a loop stores the locals live after it on its own
+//! cold edge and branches to `$tail`; one outside loops gives the locals
+//! dead after it a constant and branches to `$shared`. Either way the
+//! compiler need not keep a local alive for the save path beyond where the
+//! original program last reads it (see [`crate::liveness`]).
 //!
 //! Inside the body, every level with boundaries (see [`crate::analysis`])
 //! spills its operand stack to locals at each boundary and reloads it right
@@ -22,8 +31,9 @@
 //!
 //! ```text
 //! (block (block (block                   ;; one block per dispatch target
-//!   (if (local.get $rp)                  ;; rewinding: jump to the segment
-//!     (br_table ... (local.get $rp - lo)))
+//!   (if (local.get $rp)                  ;; rewinding: load the locals the
+//!     ...                                ;; level may have changed before
+//!     (br_table ... (local.get $rp - lo)))  ;; the target, jump to it
 //!   ...segment 0...)
 //!   ...segment 1...)
 //!   ...segment 2...)
@@ -38,6 +48,7 @@
 use crate::analysis::{Analysis, Boundary, Check, FUNCTION_LEVEL, LevelKey};
 use crate::error::{Error, Result};
 use crate::frame::{FrameLayout, LocalSlot};
+use crate::liveness::{self, LocalSet};
 use crate::module::{Env, TypeInterner};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -49,6 +60,15 @@ use wasmparser::{FuncValidator, Operator, ValidatorResources};
 /// resume points per dispatch target, and through a chain of comparisons
 /// otherwise.
 const DENSE_DISPATCH_FACTOR: u32 = 4;
+
+/// The frame index of the block around the save path's common tail, which
+/// edges that stored their own live locals branch to.
+const TAIL_FRAME: usize = 0;
+/// The frame index of the block that edges storing nothing branch to: the
+/// save path stores every local after it.
+const SHARED_FRAME: usize = 1;
+/// The frame index of the original body's block.
+const BODY_FRAME: usize = 2;
 
 /// The locals the pass adds to an instrumented function, besides spill slots.
 #[derive(Debug, Clone, Copy)]
@@ -75,6 +95,47 @@ struct LevelState<'a> {
     dispatch_frames: Vec<usize>,
     /// The spill slot position of the level's first operand.
     slot_base: u32,
+    /// The spill slots a rewind into the current segment reloads: those of
+    /// the operand stack spilled at its start (or at the level's entry).
+    active: Vec<u32>,
+    /// The level's entry in [`FunctionEmitter::reloads`], if it dispatches.
+    reload: Option<usize>,
+    /// The operator before which a rewind into the current segment
+    /// continues.
+    segment_start: usize,
+}
+
+/// The locals a level's rewind dispatch loads from the frame before it
+/// branches to a later segment.
+///
+/// Without these loads, a local that the level's earlier segments write and
+/// a later one reads would reach that segment, on the dispatch edge, with
+/// its value from the level's entry. The compiler would then keep that value
+/// alive from the entry on: at a loop header, a value of the previous
+/// iteration that the original program has long overwritten. Loaded in the
+/// dispatch, the value the rewind needs comes from the frame, and the hot
+/// path keeps its live ranges.
+struct DispatchReload {
+    /// Where in the emitted body the loads go.
+    at: usize,
+    /// The locals: originals live at a dispatch target, and the spill slots
+    /// a target reloads.
+    locals: Vec<u32>,
+}
+
+/// The cold edge of a resume point into the save path, where the locals it
+/// does not need are given constants (see [`crate::liveness`]).
+struct ColdEdge {
+    /// Where in the emitted body the constants go.
+    at: usize,
+    /// The original locals live where execution continues after a rewind,
+    /// or `None` when every local counts as live.
+    live: Option<LocalSet>,
+    /// The spill slots the rewind reloads on its way there.
+    spills: Vec<u32>,
+    /// Whether the edge stores the locals it needs itself (and branches to
+    /// the save path's tail) rather than leaving them to the shared stores.
+    stores: bool,
 }
 
 pub(crate) struct FunctionEmitter<'e, 'm> {
@@ -91,8 +152,24 @@ pub(crate) struct FunctionEmitter<'e, 'm> {
     levels: Vec<Option<LevelState<'e>>>,
     /// The instrumented body, encoded.
     out: Vec<u8>,
-    /// The frame index of `$save`.
-    save_frame: usize,
+    /// For every open control frame of the original function: whether it
+    /// is a `loop`.
+    loop_frames: Vec<bool>,
+    /// The number of `true` entries in `loop_frames`.
+    loops: usize,
+    /// Where the shared stores of the save path go in the emitted body.
+    shared_at: usize,
+    /// The live original locals after each resume point, by the index of the
+    /// operator before which execution continues after a rewind; empty when
+    /// the function was too large to analyse.
+    live: HashMap<usize, LocalSet>,
+    /// Original locals that can hold something other than their initial
+    /// zero: parameters and every local the body writes.
+    assigned: Vec<bool>,
+    /// For every original local, the operators that write it, in order.
+    writes: Vec<Vec<usize>>,
+    cold_edges: Vec<ColdEdge>,
+    reloads: Vec<DispatchReload>,
 }
 
 impl FunctionEmitter<'_, '_> {
@@ -126,6 +203,43 @@ impl FunctionEmitter<'_, '_> {
             u32::try_from(local_types.len()).map_err(|_| Error::Limit("too many locals".into()))?;
         let n = original_locals;
         local_types.extend([ValType::I64, ValType::I32, ValType::I32]);
+
+        // Where a rewind continues: at the start of the segment that holds
+        // the resume point (a level's first operator, or a dispatch target),
+        // from where the code runs again up to it. A call's arguments, for
+        // one, are computed again from locals there.
+        let mut queries: Vec<usize> = vec![0];
+        queries.extend(
+            analysis
+                .levels
+                .keys()
+                .filter(|&&key| key != FUNCTION_LEVEL)
+                .map(|&key| key + 1),
+        );
+        queries.extend(
+            analysis
+                .levels
+                .values()
+                .flat_map(|level| level.boundaries.iter())
+                .filter(|b| b.segment > 0)
+                .filter_map(|b| b.op),
+        );
+        queries.sort_unstable();
+        queries.dedup();
+        let live = liveness::live_before(ops, original_locals, &queries)
+            .map(|sets| queries.iter().copied().zip(sets).collect())
+            .unwrap_or_default();
+        let mut assigned = vec![false; original_locals as usize];
+        assigned[..params.len()].fill(true);
+        let mut writes = vec![Vec::new(); original_locals as usize];
+        for (i, (op, _)) in ops.iter().enumerate() {
+            if let Operator::LocalSet { local_index } | Operator::LocalTee { local_index } = op
+                && let Some(a) = assigned.get_mut(*local_index as usize)
+            {
+                *a = true;
+                writes[*local_index as usize].push(i);
+            }
+        }
         let internals = Internals {
             fuel: n,
             rp: n + 1,
@@ -144,7 +258,14 @@ impl FunctionEmitter<'_, '_> {
             frames: Vec::new(),
             levels: Vec::new(),
             out: Vec::new(),
-            save_frame: 0,
+            loop_frames: Vec::new(),
+            loops: 0,
+            shared_at: 0,
+            live,
+            assigned,
+            writes,
+            cold_edges: Vec::new(),
+            reloads: Vec::new(),
         };
 
         let result_types: Vec<ValType> = results.iter().map(|t| val_type(*t)).collect();
@@ -154,13 +275,15 @@ impl FunctionEmitter<'_, '_> {
             many => BlockType::FunctionType(e.types.intern(&[], many)),
         };
 
-        e.push(Instruction::Block(BlockType::FunctionType(
-            env.save_block_type,
-        )));
-        e.frames.push(Ctl::Synthetic);
-        e.save_frame = 0;
+        for _ in [TAIL_FRAME, SHARED_FRAME] {
+            e.push(Instruction::Block(BlockType::FunctionType(
+                env.save_block_type,
+            )));
+            e.frames.push(Ctl::Synthetic);
+        }
         e.push(Instruction::Block(body_type));
         e.frames.push(Ctl::Original(0));
+        debug_assert_eq!(e.frames.len(), BODY_FRAME + 1);
         e.enter_level(FUNCTION_LEVEL, validator, 0)?;
         if let Some(check) = analysis.entry_check {
             e.emit_check(check);
@@ -189,6 +312,7 @@ impl FunctionEmitter<'_, '_> {
                     // this level, the opener's inputs included.
                     let base = e.opener_slot_base(validator);
                     e.frames.push(Ctl::Original(base));
+                    e.open_original(matches!(op, Operator::Loop { .. }));
                     validator.op(offset, op)?;
                     e.enter_level(i, validator, base)?;
                     if let Some(check) = analysis.loop_checks.get(&i) {
@@ -209,15 +333,10 @@ impl FunctionEmitter<'_, '_> {
                     e.leave_level();
                     validator.op(offset, op)?;
                     e.frames.pop();
-                    if e.frames.len() == 1 {
-                        // The end of the original body: the normal exit.
-                        e.push(Instruction::End);
-                        e.sync_fuel_out();
-                        e.push(Instruction::Return);
-                        e.push(Instruction::End);
-                        e.frames.pop();
-                    } else {
-                        e.push(Instruction::End);
+                    e.close_original();
+                    e.push(Instruction::End);
+                    if e.frames.len() == BODY_FRAME {
+                        e.normal_exit();
                     }
                 }
                 Operator::Call { function_index } => {
@@ -302,7 +421,7 @@ impl FunctionEmitter<'_, '_> {
 
     /// Emits an operator that needs no instrumentation, remapping labels.
     fn emit_plain(&mut self, op: &Operator<'_>, rt: &mut crate::module::Remap) -> Result<()> {
-        let body_frame = 1;
+        let body_frame = BODY_FRAME;
         let instr = match op {
             Operator::Br { relative_depth } => Instruction::Br(self.remap(*relative_depth)),
             Operator::BrIf { relative_depth } => Instruction::BrIf(self.remap(*relative_depth)),
@@ -333,6 +452,7 @@ impl FunctionEmitter<'_, '_> {
             Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
                 self.emit_plain(op, rt)?;
                 self.frames.push(Ctl::Original(0));
+                self.open_original(matches!(op, Operator::Loop { .. }));
                 self.levels.push(None);
             }
             Operator::Else => {
@@ -343,18 +463,40 @@ impl FunctionEmitter<'_, '_> {
             Operator::End => {
                 self.leave_level();
                 self.frames.pop();
+                self.close_original();
                 self.push(Instruction::End);
-                if self.frames.len() == 1 {
-                    self.sync_fuel_out();
-                    self.push(Instruction::Return);
-                    self.push(Instruction::End);
-                    self.frames.pop();
+                if self.frames.len() == BODY_FRAME {
+                    self.normal_exit();
                 }
             }
             Operator::Return => self.push(Instruction::Return),
             _ => self.emit_plain(op, rt)?,
         }
         Ok(())
+    }
+
+    fn open_original(&mut self, is_loop: bool) {
+        self.loop_frames.push(is_loop);
+        self.loops += usize::from(is_loop);
+    }
+
+    fn close_original(&mut self) {
+        if let Some(is_loop) = self.loop_frames.pop() {
+            self.loops -= usize::from(is_loop);
+        }
+    }
+
+    /// After the original body's block: the normal exit, then the shared
+    /// stores of the save path (inserted by [`Self::finish`]) and the end of
+    /// the blocks around it; the save path's tail follows.
+    fn normal_exit(&mut self) {
+        self.sync_fuel_out();
+        self.push(Instruction::Return);
+        self.push(Instruction::End);
+        self.frames.pop();
+        self.shared_at = self.out.len();
+        self.push(Instruction::End);
+        self.frames.pop();
     }
 
     /// The spill slot position just above the current operand stack.
@@ -400,11 +542,15 @@ impl FunctionEmitter<'_, '_> {
         } else {
             self.spill(&stack);
         }
+        let active = stack.iter().map(|&(ty, pos)| self.slot(ty, pos)).collect();
         let mut state = LevelState {
             boundaries: &level.boundaries,
             next: 0,
             dispatch_frames: Vec::new(),
             slot_base,
+            active,
+            reload: None,
+            segment_start: if key == FUNCTION_LEVEL { 0 } else { key + 1 },
         };
         // Boundaries in segment 0 are reached by falling in.
         while state.next < state.boundaries.len() && state.boundaries[state.next].segment == 0 {
@@ -421,6 +567,28 @@ impl FunctionEmitter<'_, '_> {
             state.dispatch_frames = (top - targets..top).collect();
             self.push(Instruction::LocalGet(self.internals.rp));
             self.push(Instruction::If(BlockType::Empty));
+            // The original locals live at a target that the level may have
+            // written before it; the others reach it unchanged from the
+            // level's entry.
+            let start = if key == FUNCTION_LEVEL { 0 } else { key };
+            let mut locals: Vec<u32> = Vec::new();
+            for b in level.boundaries.iter().filter(|b| b.segment > 0) {
+                let Some(op) = b.op else { continue };
+                if let Some(live) = self.live.get(&op) {
+                    locals.extend((0..self.original_locals).filter(|&l| {
+                        live.contains(l) && {
+                            let writes = &self.writes[l as usize];
+                            let first = writes.partition_point(|&w| w < start);
+                            writes.get(first).is_some_and(|&w| w < op)
+                        }
+                    }));
+                }
+            }
+            state.reload = Some(self.reloads.len());
+            self.reloads.push(DispatchReload {
+                at: self.out.len(),
+                locals,
+            });
             // Inside the `if`, depth 0 falls into segment 0 and depth j is B_j.
             let (lo, hi) = level.range();
             if hi - lo <= DENSE_DISPATCH_FACTOR * (targets as u32 + 1) {
@@ -487,9 +655,15 @@ impl FunctionEmitter<'_, '_> {
         self.spill(&stack);
         self.push(Instruction::End);
         self.frames.pop();
+        let active: Vec<u32> = stack.iter().map(|&(ty, pos)| self.slot(ty, pos)).collect();
         if let Some(Some(state)) = self.levels.last_mut() {
             state.next += 1;
             state.dispatch_frames.pop();
+            if let Some(r) = state.reload {
+                self.reloads[r].locals.extend(&active);
+            }
+            state.active = active;
+            state.segment_start = i;
         }
         self.reload(&stack);
         Ok(())
@@ -560,6 +734,38 @@ impl FunctionEmitter<'_, '_> {
         self.push(Instruction::LocalSet(fuel));
     }
 
+    /// Marks the cold edge of a resume point in the current segment; returns
+    /// the frame of the save path block it branches to.
+    ///
+    /// An edge inside a loop stores the locals its resume point needs
+    /// itself. If it branched to a save path that read them, each local
+    /// would reach that path as one value merged from every edge of the
+    /// function, and the register allocator tends to give such a value one
+    /// place for all of them: a stack slot, in the hot loops too. Edges
+    /// outside loops run at most once per call and share the stores of the
+    /// save path, which keeps the code small.
+    fn cold_edge(&mut self) -> usize {
+        let mut spills: Vec<u32> = self
+            .levels
+            .iter()
+            .flatten()
+            .flat_map(|state| state.active.iter().copied())
+            .collect();
+        spills.sort_unstable();
+        let live = match self.levels.last() {
+            Some(Some(state)) => self.live.get(&state.segment_start).cloned(),
+            _ => None,
+        };
+        let stores = self.loops > 0 && live.is_some();
+        self.cold_edges.push(ColdEdge {
+            at: self.out.len(),
+            live,
+            spills,
+            stores,
+        });
+        if stores { TAIL_FRAME } else { SHARED_FRAME }
+    }
+
     /// A check: charge the region's cost, and yield when fuel runs out or the
     /// interrupt flag is set.
     fn emit_check(&mut self, check: Check) {
@@ -590,11 +796,12 @@ impl FunctionEmitter<'_, '_> {
         };
         self.push(Instruction::If(BlockType::Empty));
         self.frames.push(Ctl::Synthetic);
+        let save = self.cold_edge();
         self.push(Instruction::I32Const(crate::abi::STATE_UNWINDING));
         self.push(Instruction::GlobalSet(self.env.state_global));
         self.push(Instruction::I32Const(check.resume_point as i32));
         self.push(Instruction::I64Const(i64::from(boost)));
-        self.push(Instruction::Br(self.depth_to(self.save_frame)));
+        self.push(Instruction::Br(self.depth_to(save)));
         self.push(Instruction::End);
         self.frames.pop();
     }
@@ -616,9 +823,10 @@ impl FunctionEmitter<'_, '_> {
         self.push(Instruction::GlobalGet(self.env.state_global));
         self.push(Instruction::If(BlockType::Empty));
         self.frames.push(Ctl::Synthetic);
+        let save = self.cold_edge();
         self.push(Instruction::I32Const(rp as i32));
         self.push(Instruction::I64Const(0));
-        self.push(Instruction::Br(self.depth_to(self.save_frame)));
+        self.push(Instruction::Br(self.depth_to(save)));
         self.push(Instruction::End);
         self.frames.pop();
     }
@@ -632,10 +840,10 @@ impl FunctionEmitter<'_, '_> {
 
     /// Assembles prologue, body and save path into the final function.
     fn finish(self, results: &[ValType]) -> Result<(wasm_encoder::Function, u32)> {
-        let mut spills: Vec<u32> = self.spill_slots.values().copied().collect();
-        spills.sort_unstable();
+        let mut spills_sorted: Vec<u32> = self.spill_slots.values().copied().collect();
+        spills_sorted.sort_unstable();
         let saved: Vec<LocalSlot> = (0..self.original_locals)
-            .chain(spills)
+            .chain(spills_sorted.iter().copied())
             .map(|index| LocalSlot {
                 index,
                 ty: self.local_types[index as usize],
@@ -661,7 +869,7 @@ impl FunctionEmitter<'_, '_> {
             self.analysis.entry_charge,
         );
         f.raw(prologue);
-        f.raw(self.out);
+        f.raw(self.body_with_insertions(&spills_sorted, &layout));
         let mut save = Vec::new();
         crate::frame::emit_save_path(
             &mut save,
@@ -678,7 +886,119 @@ impl FunctionEmitter<'_, '_> {
         Ok((f, layout.size))
     }
 
+    /// The emitted body with, on every cold edge, constants for the saved
+    /// locals its resume point does not need. The save path then sees a
+    /// constant, not the local's last value, coming from that edge, so the
+    /// value need not be kept alive up to it. A rewind restores those
+    /// constants into locals that the code after the resume point writes
+    /// before it reads them. References are left alone.
+    ///
+    /// And, in every rewind dispatch, the loads of its [`DispatchReload`].
+    fn body_with_insertions(&self, spills: &[u32], layout: &FrameLayout) -> Vec<u8> {
+        let offsets: HashMap<u32, u32> = layout
+            .in_memory
+            .iter()
+            .map(|(slot, offset)| (slot.index, *offset))
+            .collect();
+        enum Insertion<'a> {
+            Reload(&'a DispatchReload),
+            Cold(&'a ColdEdge),
+            Shared,
+        }
+        let mut insertions: Vec<(usize, Insertion<'_>)> = self
+            .reloads
+            .iter()
+            .map(|r| (r.at, Insertion::Reload(r)))
+            .chain(self.cold_edges.iter().map(|e| (e.at, Insertion::Cold(e))))
+            .chain([(self.shared_at, Insertion::Shared)])
+            .collect();
+        insertions.sort_by_key(|(at, _)| *at);
+        let mut body = Vec::with_capacity(self.out.len());
+        let mut from = 0;
+        for (at, insertion) in insertions {
+            body.extend_from_slice(&self.out[from..at]);
+            from = at;
+            let edge = match insertion {
+                Insertion::Cold(edge) => edge,
+                Insertion::Shared => {
+                    crate::frame::emit_stores(&mut body, self.env, layout, self.internals, |_| {
+                        true
+                    });
+                    continue;
+                }
+                Insertion::Reload(reload) => {
+                    let mut locals = reload.locals.clone();
+                    locals.sort_unstable();
+                    locals.dedup();
+                    for l in locals {
+                        // References live on the reference stacks, which
+                        // the prologue has already popped.
+                        let Some(&offset) = offsets.get(&l) else {
+                            continue;
+                        };
+                        Instruction::GlobalGet(self.env.sp_global).encode(&mut body);
+                        crate::frame::load(self.env, self.local_types[l as usize], offset)
+                            .encode(&mut body);
+                        Instruction::LocalSet(l).encode(&mut body);
+                    }
+                    continue;
+                }
+            };
+            let Some(live) = &edge.live else { continue };
+            if edge.stores {
+                let original = self.original_locals;
+                crate::frame::emit_stores(&mut body, self.env, layout, self.internals, |l| {
+                    if l < original {
+                        live.contains(l)
+                    } else {
+                        edge.spills.binary_search(&l).is_ok()
+                    }
+                });
+                continue;
+            }
+            let dead_original = (0..self.original_locals)
+                .filter(|&l| self.assigned[l as usize] && !live.contains(l));
+            let dead_spills = spills
+                .iter()
+                .copied()
+                .filter(|l| edge.spills.binary_search(l).is_err());
+            let mut dead: Vec<u32> = dead_original.chain(dead_spills).collect();
+            // One constant per type, then a chain of tees.
+            dead.sort_by_key(|&l| (type_order(self.local_types[l as usize]), l));
+            for group in
+                dead.chunk_by(|a, b| self.local_types[*a as usize] == self.local_types[*b as usize])
+            {
+                let ty = self.local_types[group[0] as usize];
+                if matches!(ty, ValType::Ref(_)) {
+                    continue;
+                }
+                crate::frame::zero(ty).encode(&mut body);
+                for (k, &l) in group.iter().enumerate() {
+                    if k + 1 == group.len() {
+                        Instruction::LocalSet(l).encode(&mut body);
+                    } else {
+                        Instruction::LocalTee(l).encode(&mut body);
+                    }
+                }
+            }
+        }
+        body.extend_from_slice(&self.out[from..]);
+        body
+    }
+
     fn param_count(&self) -> usize {
         self.env.param_count(self.func_index)
+    }
+}
+
+/// A sort key that groups locals of one type together.
+fn type_order(ty: ValType) -> u8 {
+    match ty {
+        ValType::I32 => 0,
+        ValType::I64 => 1,
+        ValType::F32 => 2,
+        ValType::F64 => 3,
+        ValType::V128 => 4,
+        ValType::Ref(_) => 5,
     }
 }

@@ -38,6 +38,7 @@ mod error;
 mod features;
 mod frame;
 mod function;
+mod liveness;
 mod module;
 
 pub use error::{Error, Result};

@@ -39,86 +39,99 @@
       local.set 5
     end
     block (type 2) (result i32 i64) ;; label = @1
-      block (result i32) ;; label = @2
-        block ;; label = @3
-          local.get 2
-          if ;; label = @4
-            local.get 2
-            i32.const 1
-            i32.sub
-            br_table 0 (;@4;) 1 (;@3;) 1 (;@3;) 0 (;@4;)
-          end
-          i32.const 0
-          local.set 2
-          i32.const 0
-          i32.load
-          if ;; label = @4
-            i32.const 1
-            global.set 0
-            i32.const 0
-            i64.const 0
-            br 3 (;@1;)
-          end
-          local.get $n
-          i32.const 2
-          i32.lt_u
-          local.set 4
-        end
-        local.get 4
-        if (result i32) ;; label = @3
-          local.get $n
-        else
+      block (type 2) (result i32 i64) ;; label = @2
+        block (result i32) ;; label = @3
           block ;; label = @4
             local.get 2
             if ;; label = @5
+              global.get 1
+              i32.load offset=4
+              local.set 4
               local.get 2
-              i32.const 2
+              i32.const 1
               i32.sub
-              br_table 0 (;@5;) 1 (;@4;) 0 (;@5;)
+              br_table 0 (;@5;) 1 (;@4;) 1 (;@4;) 0 (;@5;)
+            end
+            i32.const 0
+            local.set 2
+            i32.const 0
+            i32.load
+            if ;; label = @5
+              i32.const 0
+              local.tee 4
+              local.set 5
+              i32.const 1
+              global.set 0
+              i32.const 0
+              i64.const 0
+              br 3 (;@2;)
             end
             local.get $n
-            i32.const 1
+            i32.const 2
+            i32.lt_u
+            local.set 4
+          end
+          local.get 4
+          if (result i32) ;; label = @4
+            local.get $n
+          else
+            block ;; label = @5
+              local.get 2
+              if ;; label = @6
+                global.get 1
+                i32.load offset=8
+                local.set 5
+                local.get 2
+                i32.const 2
+                i32.sub
+                br_table 0 (;@6;) 1 (;@5;) 0 (;@6;)
+              end
+              local.get $n
+              i32.const 1
+              i32.sub
+              i32.const 0
+              local.set 2
+              call $fib
+              global.get 0
+              if ;; label = @6
+                i32.const 0
+                local.set 5
+                i32.const 1
+                i64.const 0
+                br 4 (;@2;)
+              end
+              local.set 5
+            end
+            local.get 5
+            local.get $n
+            i32.const 2
             i32.sub
             i32.const 0
             local.set 2
             call $fib
             global.get 0
             if ;; label = @5
-              i32.const 1
+              i32.const 2
               i64.const 0
-              br 4 (;@1;)
+              br 3 (;@2;)
             end
-            local.set 5
+            i32.add
           end
-          local.get 5
-          local.get $n
-          i32.const 2
-          i32.sub
-          i32.const 0
-          local.set 2
-          call $fib
-          global.get 0
-          if ;; label = @4
-            i32.const 2
-            i64.const 0
-            br 3 (;@1;)
-          end
-          i32.add
         end
+        return
       end
-      return
+      global.get 1
+      local.get $n
+      i32.store
+      global.get 1
+      local.get 4
+      i32.store offset=4
+      global.get 1
+      local.get 5
+      i32.store offset=8
     end
     global.get 1
     local.set 3
-    local.get 3
-    local.get $n
-    i32.store
-    local.get 3
-    local.get 4
-    i32.store offset=4
-    local.get 3
-    local.get 5
-    i32.store offset=8
     i32.const 1
     i32.const 32
     call 4
@@ -143,35 +156,15 @@
       local.set $acc
     end
     block (type 2) (result i32 i64) ;; label = @1
-      block (result i32) ;; label = @2
-        block ;; label = @3
-          local.get 3
-          if ;; label = @4
-            local.get 3
-            i32.const 1
-            i32.sub
-            br_table 0 (;@4;) 1 (;@3;) 1 (;@3;) 0 (;@4;)
-          end
-          i32.const 0
-          local.set 3
-          i32.const 0
-          i32.load
-          if ;; label = @4
-            i32.const 1
-            global.set 0
-            i32.const 0
-            i64.const 0
-            br 3 (;@1;)
-          end
-        end
-        loop ;; label = @3
+      block (type 2) (result i32 i64) ;; label = @2
+        block (result i32) ;; label = @3
           block ;; label = @4
             local.get 3
             if ;; label = @5
               local.get 3
-              i32.const 2
+              i32.const 1
               i32.sub
-              br_table 0 (;@5;) 1 (;@4;) 0 (;@5;)
+              br_table 0 (;@5;) 1 (;@4;) 1 (;@4;) 0 (;@5;)
             end
             i32.const 0
             local.set 3
@@ -180,43 +173,80 @@
             if ;; label = @5
               i32.const 1
               global.set 0
-              i32.const 1
+              i32.const 0
+              i64.const 0
+              br 3 (;@2;)
+            end
+          end
+          loop ;; label = @4
+            block ;; label = @5
+              local.get 3
+              if ;; label = @6
+                global.get 1
+                i32.load offset=4
+                local.set $acc
+                local.get 3
+                i32.const 2
+                i32.sub
+                br_table 0 (;@6;) 1 (;@5;) 0 (;@6;)
+              end
+              i32.const 0
+              local.set 3
+              i32.const 0
+              i32.load
+              if ;; label = @6
+                global.get 1
+                local.get $n
+                i32.store
+                global.get 1
+                local.get $acc
+                i32.store offset=4
+                i32.const 1
+                global.set 0
+                i32.const 1
+                i64.const 0
+                br 5 (;@1;)
+              end
+              local.get $acc
+              local.get $n
+              i32.add
+              local.set $acc
+            end
+            local.get $acc
+            i32.const 0
+            local.set 3
+            call $print
+            global.get 0
+            if ;; label = @5
+              global.get 1
+              local.get $n
+              i32.store
+              global.get 1
+              local.get $acc
+              i32.store offset=4
+              i32.const 2
               i64.const 0
               br 4 (;@1;)
             end
-            local.get $acc
             local.get $n
-            i32.add
-            local.set $acc
+            i32.const 1
+            i32.sub
+            local.tee $n
+            br_if 0 (;@4;)
           end
           local.get $acc
-          i32.const 0
-          local.set 3
-          call $print
-          global.get 0
-          if ;; label = @4
-            i32.const 2
-            i64.const 0
-            br 3 (;@1;)
-          end
-          local.get $n
-          i32.const 1
-          i32.sub
-          local.tee $n
-          br_if 0 (;@3;)
         end
-        local.get $acc
+        return
       end
-      return
+      global.get 1
+      local.get $n
+      i32.store
+      global.get 1
+      local.get $acc
+      i32.store offset=4
     end
     global.get 1
     local.set 4
-    local.get 4
-    local.get $n
-    i32.store
-    local.get 4
-    local.get $acc
-    i32.store offset=4
     i32.const 2
     i32.const 32
     call 4

@@ -68,44 +68,48 @@
       local.set 0
     end
     block (type 3) (result i32 i64) ;; label = @1
-      block ;; label = @2
+      block (type 3) (result i32 i64) ;; label = @2
         block ;; label = @3
-          local.get 1
-          if ;; label = @4
+          block ;; label = @4
             local.get 1
+            if ;; label = @5
+              local.get 1
+              i32.const 1
+              i32.sub
+              br_table 1 (;@4;) 0 (;@5;)
+            end
+            global.get $counter
             i32.const 1
-            i32.sub
-            br_table 1 (;@3;) 0 (;@4;)
+            i32.add
+            global.set $counter
           end
-          global.get $counter
-          i32.const 1
-          i32.add
-          global.set $counter
-        end
-        loop ;; label = @3
-          i32.const 0
-          local.set 1
-          local.get 0
-          i64.const 0
-          i64.sub
-          local.set 0
-          i32.const 0
-          i32.load
-          if ;; label = @4
-            i32.const 1
-            global.set 0
+          loop ;; label = @4
             i32.const 0
+            local.set 1
+            local.get 0
             i64.const 0
-            br 3 (;@1;)
+            i64.sub
+            local.set 0
+            i32.const 0
+            i32.load
+            if ;; label = @5
+              local.get 0
+              global.set 1
+              i32.const 1
+              global.set 0
+              i32.const 0
+              i64.const 0
+              br 4 (;@1;)
+            end
           end
         end
+        local.get 0
+        global.set 1
+        return
       end
       local.get 0
       global.set 1
-      return
     end
-    local.get 0
-    global.set 1
     global.get 2
     local.set 2
     i32.const 1
@@ -129,51 +133,53 @@
       local.set 0
     end
     block (type 3) (result i32 i64) ;; label = @1
-      block ;; label = @2
+      block (type 3) (result i32 i64) ;; label = @2
         block ;; label = @3
-          local.get 1
-          if ;; label = @4
+          block ;; label = @4
             local.get 1
-            i32.const 1
-            i32.sub
-            br_table 0 (;@4;) 1 (;@3;) 0 (;@4;)
+            if ;; label = @5
+              local.get 1
+              i32.const 1
+              i32.sub
+              br_table 0 (;@5;) 1 (;@4;) 0 (;@5;)
+            end
+            i32.const 0
+            local.set 1
+            local.get 0
+            i64.const 1
+            i64.sub
+            local.set 0
+            i32.const 0
+            i32.load
+            if ;; label = @5
+              i32.const 1
+              global.set 0
+              i32.const 0
+              i64.const 1
+              br 3 (;@2;)
+            end
           end
           i32.const 0
           local.set 1
           local.get 0
-          i64.const 1
-          i64.sub
+          global.set 1
+          call $tick
+          global.get 1
           local.set 0
-          i32.const 0
-          i32.load
+          global.get 0
           if ;; label = @4
             i32.const 1
-            global.set 0
-            i32.const 0
-            i64.const 1
-            br 3 (;@1;)
+            i64.const 0
+            br 2 (;@2;)
           end
         end
-        i32.const 0
-        local.set 1
         local.get 0
         global.set 1
-        call $tick
-        global.get 1
-        local.set 0
-        global.get 0
-        if ;; label = @3
-          i32.const 1
-          i64.const 0
-          br 2 (;@1;)
-        end
+        return
       end
       local.get 0
       global.set 1
-      return
     end
-    local.get 0
-    global.set 1
     global.get 2
     local.set 2
     i32.const 2
@@ -201,37 +207,39 @@
     end
     block (type 3) (result i32 i64) ;; label = @1
       block (type 3) (result i32 i64) ;; label = @2
-        local.get 1
-        i64.const 9
-        i64.sub
-        local.set 1
-        i32.const 0
-        i32.load
-        if ;; label = @3
-          i32.const 1
-          global.set 0
-          i32.const 0
+        block (type 3) (result i32 i64) ;; label = @3
+          local.get 1
           i64.const 9
-          br 2 (;@1;)
+          i64.sub
+          local.set 1
+          i32.const 0
+          i32.load
+          if ;; label = @4
+            i32.const 1
+            global.set 0
+            i32.const 0
+            i64.const 9
+            br 2 (;@2;)
+          end
+          i32.const 7
+          local.get $x
+          call $pair_up
+          drop
+          i32.add
+          i64.const 9
         end
-        i32.const 7
-        local.get $x
-        call $pair_up
-        drop
-        i32.add
-        i64.const 9
+        local.get 1
+        global.set 1
+        return
       end
       local.get 1
       global.set 1
-      return
+      global.get 2
+      local.get $x
+      i32.store
     end
-    local.get 1
-    global.set 1
     global.get 2
     local.set 3
-    local.get 3
-    local.get $x
-    i32.store
     i32.const 3
     i32.const 32
     call 13
@@ -264,107 +272,140 @@
       local.set 1
     end
     block (type 3) (result i32 i64) ;; label = @1
-      block (result i32) ;; label = @2
-        block ;; label = @3
-          local.get 2
-          if ;; label = @4
-            local.get 2
-            i32.const 1
-            i32.sub
-            br_table 0 (;@4;) 1 (;@3;) 1 (;@3;) 0 (;@4;)
-          end
-          i32.const 0
-          local.set 2
-          local.get 1
-          i64.const 1
-          i64.sub
-          local.set 1
-          i32.const 0
-          i32.load
-          if ;; label = @4
-            i32.const 1
-            global.set 0
-            i32.const 0
-            i64.const 1
-            br 3 (;@1;)
-          end
-          i32.const 0
-          local.set 4
-        end
-        local.get 4
-        loop (type 2) (param i32) (result i32) ;; label = @3
-          local.get 2
-          if (type 7) (param i32) ;; label = @4
-            drop
-          else
-            local.set 5
-          end
+      block (type 3) (result i32 i64) ;; label = @2
+        block (result i32) ;; label = @3
           block ;; label = @4
             local.get 2
             if ;; label = @5
+              global.get 2
+              i32.load offset=4
+              local.set 4
               local.get 2
-              i32.const 2
+              i32.const 1
               i32.sub
-              br_table 0 (;@5;) 1 (;@4;) 0 (;@5;)
+              br_table 0 (;@5;) 1 (;@4;) 1 (;@4;) 0 (;@5;)
             end
-            local.get 5
             i32.const 0
             local.set 2
             local.get 1
-            i64.const 8
+            i64.const 1
             i64.sub
             local.set 1
             i32.const 0
             i32.load
             if ;; label = @5
+              i32.const 0
+              local.tee 4
+              local.set 5
               i32.const 1
               global.set 0
-              i32.const 1
+              i32.const 0
+              i64.const 1
+              br 3 (;@2;)
+            end
+            i32.const 0
+            local.set 4
+          end
+          local.get 4
+          loop (type 2) (param i32) (result i32) ;; label = @4
+            local.get 2
+            if (type 7) (param i32) ;; label = @5
+              drop
+            else
+              local.set 5
+            end
+            block ;; label = @5
+              local.get 2
+              if ;; label = @6
+                global.get 2
+                i32.load offset=8
+                local.set 5
+                local.get 2
+                i32.const 2
+                i32.sub
+                br_table 0 (;@6;) 1 (;@5;) 0 (;@6;)
+              end
+              local.get 5
+              i32.const 0
+              local.set 2
+              local.get 1
               i64.const 8
+              i64.sub
+              local.set 1
+              i32.const 0
+              i32.load
+              if ;; label = @6
+                local.get 1
+                global.set 1
+                global.get 2
+                local.get $n
+                i32.store
+                global.get 2
+                local.get 4
+                i32.store offset=4
+                global.get 2
+                local.get 5
+                i32.store offset=8
+                i32.const 1
+                global.set 0
+                i32.const 1
+                i64.const 8
+                br 5 (;@1;)
+              end
+              local.set 5
+            end
+            local.get 5
+            i32.const 0
+            local.set 2
+            local.get 1
+            global.set 1
+            call $tick
+            global.get 1
+            local.set 1
+            global.get 0
+            if ;; label = @5
+              local.get 1
+              global.set 1
+              global.get 2
+              local.get $n
+              i32.store
+              global.get 2
+              local.get 4
+              i32.store offset=4
+              global.get 2
+              local.get 5
+              i32.store offset=8
+              i32.const 2
+              i64.const 0
               br 4 (;@1;)
             end
-            local.set 5
+            local.get $n
+            i32.add
+            local.get $n
+            i32.const 1
+            i32.sub
+            local.tee $n
+            br_if 0 (;@4;)
           end
-          local.get 5
-          i32.const 0
-          local.set 2
-          local.get 1
-          global.set 1
-          call $tick
-          global.get 1
-          local.set 1
-          global.get 0
-          if ;; label = @4
-            i32.const 2
-            i64.const 0
-            br 3 (;@1;)
-          end
-          local.get $n
-          i32.add
-          local.get $n
-          i32.const 1
-          i32.sub
-          local.tee $n
-          br_if 0 (;@3;)
         end
+        local.get 1
+        global.set 1
+        return
       end
       local.get 1
       global.set 1
-      return
+      global.get 2
+      local.get $n
+      i32.store
+      global.get 2
+      local.get 4
+      i32.store offset=4
+      global.get 2
+      local.get 5
+      i32.store offset=8
     end
-    local.get 1
-    global.set 1
     global.get 2
     local.set 3
-    local.get 3
-    local.get $n
-    i32.store
-    local.get 3
-    local.get 4
-    i32.store offset=4
-    local.get 3
-    local.get 5
-    i32.store offset=8
     i32.const 4
     i32.const 32
     call 13
@@ -399,116 +440,135 @@
       local.set 1
     end
     block (type 3) (result i32 i64) ;; label = @1
-      block (result i32) ;; label = @2
-        block ;; label = @3
-          local.get 2
-          if ;; label = @4
-            local.get 2
-            i32.const 1
-            i32.sub
-            br_table 0 (;@4;) 1 (;@3;) 1 (;@3;) 0 (;@4;)
-          end
-          i32.const 0
-          local.set 2
-          local.get 1
-          i64.const 9
-          i64.sub
-          local.set 1
-          i32.const 0
-          i32.load
-          if ;; label = @4
-            i32.const 1
-            global.set 0
-            i32.const 0
-            i64.const 9
-            br 3 (;@1;)
-          end
-          i32.const 40
-          local.get $c
-          local.set 4
-          local.set 5
-        end
-        local.get 5
-        local.get 4
-        if (type 2) (param i32) (result i32) ;; label = @3
-          local.get 2
-          if (type 7) (param i32) ;; label = @4
-            drop
-          else
-            local.set 6
-          end
-          local.get 6
-          i32.const 0
-          local.set 2
-          local.get 1
-          global.set 1
-          call $tick
-          global.get 1
-          local.set 1
-          global.get 0
-          if ;; label = @4
-            i32.const 1
-            i64.const 0
-            br 3 (;@1;)
-          end
-          i32.const 2
-          i32.add
-        else
-          local.get 2
-          if (type 7) (param i32) ;; label = @4
-            drop
-          else
-            local.set 6
-          end
+      block (type 3) (result i32 i64) ;; label = @2
+        block (result i32) ;; label = @3
           block ;; label = @4
             local.get 2
             if ;; label = @5
+              global.get 2
+              i32.load offset=4
+              local.set 4
+              global.get 2
+              i32.load offset=8
+              local.set 5
               local.get 2
-              i32.const 3
+              i32.const 1
               i32.sub
-              br_table 1 (;@4;) 0 (;@5;)
+              br_table 0 (;@5;) 1 (;@4;) 1 (;@4;) 0 (;@5;)
+            end
+            i32.const 0
+            local.set 2
+            local.get 1
+            i64.const 9
+            i64.sub
+            local.set 1
+            i32.const 0
+            i32.load
+            if ;; label = @5
+              i32.const 0
+              local.tee 4
+              local.tee 5
+              local.set 6
+              i32.const 1
+              global.set 0
+              i32.const 0
+              i64.const 9
+              br 3 (;@2;)
+            end
+            i32.const 40
+            local.get $c
+            local.set 4
+            local.set 5
+          end
+          local.get 5
+          local.get 4
+          if (type 2) (param i32) (result i32) ;; label = @4
+            local.get 2
+            if (type 7) (param i32) ;; label = @5
+              drop
+            else
+              local.set 6
             end
             local.get 6
-            i32.const 3
-            i32.sub
-            local.set 6
-          end
-          local.get 6
-          i32.const 0
-          local.set 2
-          local.get 1
-          global.set 1
-          call $tick
-          global.get 1
-          local.set 1
-          global.get 0
-          if ;; label = @4
+            i32.const 0
+            local.set 2
+            local.get 1
+            global.set 1
+            call $tick
+            global.get 1
+            local.set 1
+            global.get 0
+            if ;; label = @5
+              i32.const 0
+              local.set $c
+              i32.const 1
+              i64.const 0
+              br 3 (;@2;)
+            end
             i32.const 2
-            i64.const 0
-            br 3 (;@1;)
+            i32.add
+          else
+            local.get 2
+            if (type 7) (param i32) ;; label = @5
+              drop
+            else
+              local.set 6
+            end
+            block ;; label = @5
+              local.get 2
+              if ;; label = @6
+                global.get 2
+                i32.load offset=12
+                local.set 6
+                local.get 2
+                i32.const 3
+                i32.sub
+                br_table 1 (;@5;) 0 (;@6;)
+              end
+              local.get 6
+              i32.const 3
+              i32.sub
+              local.set 6
+            end
+            local.get 6
+            i32.const 0
+            local.set 2
+            local.get 1
+            global.set 1
+            call $tick
+            global.get 1
+            local.set 1
+            global.get 0
+            if ;; label = @5
+              i32.const 0
+              local.set $c
+              i32.const 2
+              i64.const 0
+              br 3 (;@2;)
+            end
           end
         end
+        local.get 1
+        global.set 1
+        return
       end
       local.get 1
       global.set 1
-      return
+      global.get 2
+      local.get $c
+      i32.store
+      global.get 2
+      local.get 4
+      i32.store offset=4
+      global.get 2
+      local.get 5
+      i32.store offset=8
+      global.get 2
+      local.get 6
+      i32.store offset=12
     end
-    local.get 1
-    global.set 1
     global.get 2
     local.set 3
-    local.get 3
-    local.get $c
-    i32.store
-    local.get 3
-    local.get 4
-    i32.store offset=4
-    local.get 3
-    local.get 5
-    i32.store offset=8
-    local.get 3
-    local.get 6
-    i32.store offset=12
     i32.const 5
     i32.const 32
     call 13
@@ -540,89 +600,102 @@
       local.set 1
     end
     block (type 3) (result i32 i64) ;; label = @1
-      block (result i32) ;; label = @2
-        block ;; label = @3
-          local.get 2
-          if ;; label = @4
-            local.get 2
-            i32.const 1
-            i32.sub
-            br_table 0 (;@4;) 1 (;@3;) 0 (;@4;)
-          end
-          i32.const 0
-          local.set 2
-          local.get 1
-          i64.const 6
-          i64.sub
-          local.set 1
-          i32.const 0
-          i32.load
-          if ;; label = @4
-            i32.const 1
-            global.set 0
-            i32.const 0
-            i64.const 6
-            br 3 (;@1;)
-          end
-          i32.const 1
-          local.set 4
-        end
-        local.get 4
-        block (type 2) (param i32) (result i32) ;; label = @3
-          local.get 2
-          if (type 7) (param i32) ;; label = @4
-            drop
-          else
-            local.set 5
-          end
+      block (type 3) (result i32 i64) ;; label = @2
+        block (result i32) ;; label = @3
           block ;; label = @4
             local.get 2
             if ;; label = @5
+              global.get 2
+              i32.load offset=4
+              local.set 4
               local.get 2
-              i32.const 2
+              i32.const 1
               i32.sub
-              br_table 1 (;@4;) 0 (;@5;)
+              br_table 0 (;@5;) 1 (;@4;) 0 (;@5;)
+            end
+            i32.const 0
+            local.set 2
+            local.get 1
+            i64.const 6
+            i64.sub
+            local.set 1
+            i32.const 0
+            i32.load
+            if ;; label = @5
+              i32.const 0
+              local.tee 4
+              local.set 5
+              i32.const 1
+              global.set 0
+              i32.const 0
+              i64.const 6
+              br 3 (;@2;)
+            end
+            i32.const 1
+            local.set 4
+          end
+          local.get 4
+          block (type 2) (param i32) (result i32) ;; label = @4
+            local.get 2
+            if (type 7) (param i32) ;; label = @5
+              drop
+            else
+              local.set 5
+            end
+            block ;; label = @5
+              local.get 2
+              if ;; label = @6
+                global.get 2
+                i32.load offset=8
+                local.set 5
+                local.get 2
+                i32.const 2
+                i32.sub
+                br_table 1 (;@5;) 0 (;@6;)
+              end
+              local.get 5
+              local.get $x
+              i32.add
+              local.set 5
             end
             local.get 5
-            local.get $x
-            i32.add
-            local.set 5
+            i32.const 0
+            local.set 2
+            local.get 1
+            global.set 1
+            call $tick
+            global.get 1
+            local.set 1
+            global.get 0
+            if ;; label = @5
+              i32.const 0
+              local.set $x
+              i32.const 1
+              i64.const 0
+              br 3 (;@2;)
+            end
+            i32.const 3
+            i32.mul
           end
-          local.get 5
-          i32.const 0
-          local.set 2
-          local.get 1
-          global.set 1
-          call $tick
-          global.get 1
-          local.set 1
-          global.get 0
-          if ;; label = @4
-            i32.const 1
-            i64.const 0
-            br 3 (;@1;)
-          end
-          i32.const 3
-          i32.mul
         end
+        local.get 1
+        global.set 1
+        return
       end
       local.get 1
       global.set 1
-      return
+      global.get 2
+      local.get $x
+      i32.store
+      global.get 2
+      local.get 4
+      i32.store offset=4
+      global.get 2
+      local.get 5
+      i32.store offset=8
     end
-    local.get 1
-    global.set 1
     global.get 2
     local.set 3
-    local.get 3
-    local.get $x
-    i32.store
-    local.get 3
-    local.get 4
-    i32.store offset=4
-    local.get 3
-    local.get 5
-    i32.store offset=8
     i32.const 6
     i32.const 32
     call 13
@@ -661,69 +734,78 @@
       local.set 3
     end
     block (type 3) (result i32 i64) ;; label = @1
-      block (result i32) ;; label = @2
-        block ;; label = @3
-          local.get 4
-          if ;; label = @4
+      block (type 3) (result i32 i64) ;; label = @2
+        block (result i32) ;; label = @3
+          block ;; label = @4
             local.get 4
-            i32.const 1
-            i32.sub
-            br_table 0 (;@4;) 1 (;@3;) 0 (;@4;)
+            if ;; label = @5
+              global.get 2
+              v128.load
+              local.set $v
+              local.get 4
+              i32.const 1
+              i32.sub
+              br_table 0 (;@5;) 1 (;@4;) 0 (;@5;)
+            end
+            i32.const 0
+            local.set 4
+            local.get 3
+            i64.const 11
+            i64.sub
+            local.set 3
+            i32.const 0
+            i32.load
+            if ;; label = @5
+              v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+              local.set $v
+              i32.const 1
+              global.set 0
+              i32.const 0
+              i64.const 11
+              br 3 (;@2;)
+            end
+            local.get $x
+            i32x4.splat
+            local.set $v
+            ref.func $pair_up
+            local.set $f
           end
           i32.const 0
           local.set 4
           local.get 3
-          i64.const 11
-          i64.sub
+          global.set 1
+          call $tick
+          global.get 1
           local.set 3
-          i32.const 0
-          i32.load
+          global.get 0
           if ;; label = @4
-            i32.const 1
-            global.set 0
             i32.const 0
-            i64.const 11
-            br 3 (;@1;)
+            local.set $x
+            i32.const 1
+            i64.const 0
+            br 2 (;@2;)
           end
-          local.get $x
-          i32x4.splat
-          local.set $v
-          ref.func $pair_up
-          local.set $f
+          i32.const 1
+          local.get $f
+          table.set $t
+          local.get $v
+          i32x4.extract_lane 3
         end
-        i32.const 0
-        local.set 4
         local.get 3
         global.set 1
-        call $tick
-        global.get 1
-        local.set 3
-        global.get 0
-        if ;; label = @3
-          i32.const 1
-          i64.const 0
-          br 2 (;@1;)
-        end
-        i32.const 1
-        local.get $f
-        table.set $t
-        local.get $v
-        i32x4.extract_lane 3
+        return
       end
       local.get 3
       global.set 1
-      return
+      global.get 2
+      local.get $v
+      v128.store
+      global.get 2
+      local.get $x
+      i32.store offset=16
     end
-    local.get 3
-    global.set 1
     global.get 2
     local.set 5
-    local.get 5
-    local.get $v
-    v128.store
-    local.get 5
-    local.get $x
-    i32.store offset=16
     global.get 3
     local.set 5
     table.size 0
@@ -782,79 +864,86 @@
       local.set 1
     end
     block (type 3) (result i32 i64) ;; label = @1
-      block (result i32) ;; label = @2
-        block ;; label = @3
-          local.get 2
-          if ;; label = @4
-            local.get 2
-            i32.const 1
-            i32.sub
-            br_table 0 (;@4;) 1 (;@3;) 0 (;@4;)
-          end
-          i32.const 0
-          local.set 2
-          local.get 1
-          i64.const 6
-          i64.sub
-          local.set 1
-          i32.const 0
-          i32.load
-          if ;; label = @4
-            i32.const 1
-            global.set 0
-            i32.const 0
-            i64.const 6
-            br 3 (;@1;)
-          end
-        end
+      block (type 3) (result i32 i64) ;; label = @2
         block (result i32) ;; label = @3
-          block (result i32) ;; label = @4
-            block ;; label = @5
+          block ;; label = @4
+            local.get 2
+            if ;; label = @5
               local.get 2
-              if ;; label = @6
-                local.get 2
-                i32.const 2
-                i32.sub
-                br_table 1 (;@5;) 0 (;@6;)
-              end
-              i32.const 10
-              local.set 4
+              i32.const 1
+              i32.sub
+              br_table 0 (;@5;) 1 (;@4;) 0 (;@5;)
             end
-            local.get 4
             i32.const 0
             local.set 2
             local.get 1
-            global.set 1
-            call $tick
-            global.get 1
+            i64.const 6
+            i64.sub
             local.set 1
-            global.get 0
+            i32.const 0
+            i32.load
             if ;; label = @5
+              i32.const 0
+              local.set 4
               i32.const 1
-              i64.const 0
-              br 4 (;@1;)
+              global.set 0
+              i32.const 0
+              i64.const 6
+              br 3 (;@2;)
             end
-            local.get $i
-            br_table 1 (;@3;) 0 (;@4;)
           end
-          i32.const 20
-          br 1 (;@2;)
+          block (result i32) ;; label = @4
+            block (result i32) ;; label = @5
+              block ;; label = @6
+                local.get 2
+                if ;; label = @7
+                  global.get 2
+                  i32.load offset=4
+                  local.set 4
+                  local.get 2
+                  i32.const 2
+                  i32.sub
+                  br_table 1 (;@6;) 0 (;@7;)
+                end
+                i32.const 10
+                local.set 4
+              end
+              local.get 4
+              i32.const 0
+              local.set 2
+              local.get 1
+              global.set 1
+              call $tick
+              global.get 1
+              local.set 1
+              global.get 0
+              if ;; label = @6
+                i32.const 1
+                i64.const 0
+                br 4 (;@2;)
+              end
+              local.get $i
+              br_table 1 (;@4;) 0 (;@5;)
+            end
+            i32.const 20
+            br 1 (;@3;)
+          end
         end
+        local.get 1
+        global.set 1
+        return
       end
       local.get 1
       global.set 1
-      return
+      global.get 2
+      local.get $i
+      i32.store
+      global.get 2
+      local.get 4
+      i32.store offset=4
     end
-    local.get 1
-    global.set 1
     global.get 2
     local.set 3
-    local.get 3
-    local.get $i
-    i32.store
-    local.get 3
-    local.get 4
-    i32.store offset=4
     i32.const 8
     i32.const 32
     call 13
@@ -877,65 +966,67 @@
       local.set 0
     end
     block (type 3) (result i32 i64) ;; label = @1
-      block ;; label = @2
+      block (type 3) (result i32 i64) ;; label = @2
         block ;; label = @3
-          local.get 1
-          if ;; label = @4
+          block ;; label = @4
             local.get 1
-            i32.const 1
-            i32.sub
-            br_table 0 (;@4;) 1 (;@3;) 0 (;@4;)
+            if ;; label = @5
+              local.get 1
+              i32.const 1
+              i32.sub
+              br_table 0 (;@5;) 1 (;@4;) 0 (;@5;)
+            end
+            i32.const 0
+            local.set 1
+            local.get 0
+            i64.const 7
+            i64.sub
+            local.set 0
+            i32.const 0
+            i32.load
+            if ;; label = @5
+              i32.const 1
+              global.set 0
+              i32.const 0
+              i64.const 7
+              br 3 (;@2;)
+            end
           end
           i32.const 0
           local.set 1
           local.get 0
-          i64.const 7
-          i64.sub
+          global.set 1
+          call $tick
+          global.get 1
           local.set 0
-          i32.const 0
-          i32.load
+          global.get 0
           if ;; label = @4
             i32.const 1
-            global.set 0
-            i32.const 0
-            i64.const 7
-            br 3 (;@1;)
+            i64.const 0
+            br 2 (;@2;)
           end
+          i32.const 0
+          i32.const 0
+          i32.const 5
+          memory.init 1 $d
+          data.drop $d
+          global.get 5
+          i64.const 1
+          i64.or
+          global.set 5
+          elem.drop $e
+          global.get 5
+          i64.const 2
+          i64.or
+          global.set 5
         end
-        i32.const 0
-        local.set 1
         local.get 0
         global.set 1
-        call $tick
-        global.get 1
-        local.set 0
-        global.get 0
-        if ;; label = @3
-          i32.const 1
-          i64.const 0
-          br 2 (;@1;)
-        end
-        i32.const 0
-        i32.const 0
-        i32.const 5
-        memory.init 1 $d
-        data.drop $d
-        global.get 5
-        i64.const 1
-        i64.or
-        global.set 5
-        elem.drop $e
-        global.get 5
-        i64.const 2
-        i64.or
-        global.set 5
+        return
       end
       local.get 0
       global.set 1
-      return
     end
-    local.get 0
-    global.set 1
     global.get 2
     local.set 2
     i32.const 9
@@ -968,56 +1059,86 @@
       local.set 1
     end
     block (type 3) (result i32 i64) ;; label = @1
-      block (result i32) ;; label = @2
-        block ;; label = @3
-          local.get 2
-          if ;; label = @4
-            local.get 2
-            i32.const 1
-            i32.sub
-            br_table 0 (;@4;) 1 (;@3;) 1 (;@3;) 0 (;@4;)
-          end
-          i32.const 0
-          local.set 2
-          local.get 1
-          i64.const 9
-          i64.sub
-          local.set 1
-          i32.const 0
-          i32.load
-          if ;; label = @4
-            i32.const 1
-            global.set 0
-            i32.const 0
-            i64.const 9
-            br 3 (;@1;)
-          end
-        end
+      block (type 3) (result i32 i64) ;; label = @2
         block (result i32) ;; label = @3
           block ;; label = @4
             local.get 2
             if ;; label = @5
               local.get 2
-              i32.const 2
+              i32.const 1
               i32.sub
-              br_table 1 (;@4;) 1 (;@4;) 0 (;@5;)
+              br_table 0 (;@5;) 1 (;@4;) 1 (;@4;) 0 (;@5;)
             end
-            local.get $c
-            local.set 4
+            i32.const 0
+            local.set 2
+            local.get 1
+            i64.const 9
+            i64.sub
+            local.set 1
+            i32.const 0
+            i32.load
+            if ;; label = @5
+              i32.const 0
+              local.tee 4
+              local.set 5
+              i32.const 1
+              global.set 0
+              i32.const 0
+              i64.const 9
+              br 3 (;@2;)
+            end
           end
-          local.get 4
-          if (result i32) ;; label = @4
-            i32.const 1
-            br 1 (;@3;)
-          else
+          block (result i32) ;; label = @4
             block ;; label = @5
               local.get 2
               if ;; label = @6
+                global.get 2
+                i32.load offset=4
+                local.set 4
                 local.get 2
                 i32.const 2
                 i32.sub
-                br_table 0 (;@6;) 1 (;@5;) 0 (;@6;)
+                br_table 1 (;@5;) 1 (;@5;) 0 (;@6;)
               end
+              local.get $c
+              local.set 4
+            end
+            local.get 4
+            if (result i32) ;; label = @5
+              i32.const 1
+              br 1 (;@4;)
+            else
+              block ;; label = @6
+                local.get 2
+                if ;; label = @7
+                  global.get 2
+                  i32.load offset=8
+                  local.set 5
+                  local.get 2
+                  i32.const 2
+                  i32.sub
+                  br_table 0 (;@7;) 1 (;@6;) 0 (;@7;)
+                end
+                i32.const 0
+                local.set 2
+                local.get 1
+                global.set 1
+                call $tick
+                global.get 1
+                local.set 1
+                global.get 0
+                if ;; label = @7
+                  i32.const 0
+                  local.tee $c
+                  local.set 5
+                  i32.const 1
+                  i64.const 0
+                  br 5 (;@2;)
+                end
+                i32.const 5
+                local.set 5
+              end
+              local.get 5
               i32.const 0
               local.set 2
               local.get 1
@@ -1027,49 +1148,35 @@
               local.set 1
               global.get 0
               if ;; label = @6
-                i32.const 1
+                i32.const 0
+                local.set $c
+                i32.const 2
                 i64.const 0
-                br 5 (;@1;)
+                br 4 (;@2;)
               end
-              i32.const 5
-              local.set 5
+              i32.const 6
+              i32.add
             end
-            local.get 5
-            i32.const 0
-            local.set 2
-            local.get 1
-            global.set 1
-            call $tick
-            global.get 1
-            local.set 1
-            global.get 0
-            if ;; label = @5
-              i32.const 2
-              i64.const 0
-              br 4 (;@1;)
-            end
-            i32.const 6
-            i32.add
           end
         end
+        local.get 1
+        global.set 1
+        return
       end
       local.get 1
       global.set 1
-      return
+      global.get 2
+      local.get $c
+      i32.store
+      global.get 2
+      local.get 4
+      i32.store offset=4
+      global.get 2
+      local.get 5
+      i32.store offset=8
     end
-    local.get 1
-    global.set 1
     global.get 2
     local.set 3
-    local.get 3
-    local.get $c
-    i32.store
-    local.get 3
-    local.get 4
-    i32.store offset=4
-    local.get 3
-    local.get 5
-    i32.store offset=8
     i32.const 10
     i32.const 32
     call 13

@@ -33,35 +33,37 @@
       local.set 2
     end
     block (type 2) (result i32 i64) ;; label = @1
-      block (result i32) ;; label = @2
-        block ;; label = @3
-          local.get 1
-          if ;; label = @4
+      block (type 2) (result i32 i64) ;; label = @2
+        block (result i32) ;; label = @3
+          block ;; label = @4
             local.get 1
-            i32.const 1
-            i32.sub
-            br_table 1 (;@3;) 0 (;@4;)
-          end
-          i32.const 0
-          i32.const 1
-          i32.store
-        end
-        loop ;; label = @3
-          i32.const 0
-          local.set 1
-          i32.const 0
-          i32.load 1
-          if ;; label = @4
-            i32.const 1
-            global.set 0
+            if ;; label = @5
+              local.get 1
+              i32.const 1
+              i32.sub
+              br_table 1 (;@4;) 0 (;@5;)
+            end
             i32.const 0
-            i64.const 0
-            br 3 (;@1;)
+            i32.const 1
+            i32.store
           end
+          loop ;; label = @4
+            i32.const 0
+            local.set 1
+            i32.const 0
+            i32.load 1
+            if ;; label = @5
+              i32.const 1
+              global.set 0
+              i32.const 0
+              i64.const 0
+              br 4 (;@1;)
+            end
+          end
+          i32.const 10
         end
-        i32.const 10
+        return
       end
-      return
     end
     global.get 1
     local.set 2
@@ -92,54 +94,64 @@
       local.set 4
     end
     block (type 2) (result i32 i64) ;; label = @1
-      block (result i32) ;; label = @2
-        block ;; label = @3
-          local.get 2
-          if ;; label = @4
+      block (type 2) (result i32 i64) ;; label = @2
+        block (result i32) ;; label = @3
+          block ;; label = @4
             local.get 2
-            i32.const 1
-            i32.sub
-            br_table 0 (;@4;) 1 (;@3;) 0 (;@4;)
+            if ;; label = @5
+              global.get 1
+              i32.load 1 offset=4
+              local.set 4
+              local.get 2
+              i32.const 1
+              i32.sub
+              br_table 0 (;@5;) 1 (;@4;) 0 (;@5;)
+            end
+            i32.const 0
+            local.set 2
+            i32.const 0
+            i32.load 1
+            if ;; label = @5
+              i32.const 0
+              local.tee 0
+              local.set 4
+              i32.const 1
+              global.set 0
+              i32.const 0
+              i64.const 0
+              br 3 (;@2;)
+            end
+            i32.const 0
+            i32.const 0
+            i32.store
+            i32.const 0
+            i32.load
+            local.set 4
           end
+          local.get 4
           i32.const 0
           local.set 2
-          i32.const 0
-          i32.load 1
+          call_indirect (type $t)
+          global.get 0
           if ;; label = @4
-            i32.const 1
-            global.set 0
             i32.const 0
+            local.set 0
+            i32.const 1
             i64.const 0
-            br 3 (;@1;)
+            br 2 (;@2;)
           end
-          i32.const 0
-          i32.const 0
-          i32.store
-          i32.const 0
-          i32.load
-          local.set 4
         end
-        local.get 4
-        i32.const 0
-        local.set 2
-        call_indirect (type $t)
-        global.get 0
-        if ;; label = @3
-          i32.const 1
-          i64.const 0
-          br 2 (;@1;)
-        end
+        return
       end
-      return
+      global.get 1
+      local.get 0
+      i32.store 1
+      global.get 1
+      local.get 4
+      i32.store 1 offset=4
     end
     global.get 1
     local.set 3
-    local.get 3
-    local.get 0
-    i32.store 1
-    local.get 3
-    local.get 4
-    i32.store 1 offset=4
     i32.const 2
     i32.const 32
     call 4

@@ -34,26 +34,28 @@
       local.set 0
     end
     block (type 1) (result i32 i64) ;; label = @1
-      block (result i32) ;; label = @2
-        i32.const 0
-        i32.load
-        if ;; label = @3
-          i32.const 1
-          global.set 0
+      block (type 1) (result i32 i64) ;; label = @2
+        block (result i32) ;; label = @3
           i32.const 0
-          i64.const 0
-          br 2 (;@1;)
+          i32.load
+          if ;; label = @4
+            i32.const 1
+            global.set 0
+            i32.const 0
+            i64.const 0
+            br 2 (;@2;)
+          end
+          local.get 0
+          call $g
         end
-        local.get 0
-        call $g
+        return
       end
-      return
+      global.get 1
+      local.get 0
+      i32.store
     end
     global.get 1
     local.set 3
-    local.get 3
-    local.get 0
-    i32.store
     i32.const 1
     i32.const 32
     call 5
@@ -84,122 +86,154 @@
       local.set 6
     end
     block (type 1) (result i32 i64) ;; label = @1
-      block (result i32) ;; label = @2
-        block ;; label = @3
-          local.get 4
-          if ;; label = @4
-            local.get 4
-            i32.const 1
-            i32.sub
-            br_table 0 (;@4;) 1 (;@3;) 1 (;@3;) 1 (;@3;) 0 (;@4;)
-          end
-          i32.const 0
-          local.set 4
-          i32.const 0
-          i32.load
-          if ;; label = @4
-            i32.const 1
-            global.set 0
-            i32.const 0
-            i64.const 0
-            br 3 (;@1;)
-          end
-        end
+      block (type 1) (result i32 i64) ;; label = @2
         block (result i32) ;; label = @3
           block ;; label = @4
             local.get 4
             if ;; label = @5
               local.get 4
-              i32.const 2
-              i32.sub
-              br_table 0 (;@5;) 0 (;@5;) 1 (;@4;) 0 (;@5;)
-            end
-            loop ;; label = @5
-              block ;; label = @6
-                local.get 4
-                if ;; label = @7
-                  local.get 4
-                  i32.const 2
-                  i32.sub
-                  br_table 0 (;@7;) 1 (;@6;) 0 (;@7;)
-                end
-                i32.const 0
-                local.set 4
-                i32.const 0
-                i32.load
-                if ;; label = @7
-                  i32.const 1
-                  global.set 0
-                  i32.const 1
-                  i64.const 0
-                  br 6 (;@1;)
-                end
-                i32.const 0
-                local.set $i
-              end
-              loop ;; label = @6
-                i32.const 0
-                local.set 4
-                i32.const 0
-                i32.load
-                if ;; label = @7
-                  i32.const 1
-                  global.set 0
-                  i32.const 2
-                  i64.const 0
-                  br 6 (;@1;)
-                end
-                local.get $acc
-                local.get $i
-                i32.add
-                local.set $acc
-                local.get $i
-                i32.const 1
-                i32.add
-                local.tee $i
-                i32.const 3
-                i32.lt_u
-                br_if 0 (;@6;)
-              end
-              local.get $n
               i32.const 1
               i32.sub
-              local.tee $n
-              br_if 0 (;@5;)
+              br_table 0 (;@5;) 1 (;@4;) 1 (;@4;) 1 (;@4;) 0 (;@5;)
             end
-            i32.const 100
-            local.set 6
+            i32.const 0
+            local.set 4
+            i32.const 0
+            i32.load
+            if ;; label = @5
+              i32.const 0
+              local.tee $i
+              local.set 6
+              i32.const 1
+              global.set 0
+              i32.const 0
+              i64.const 0
+              br 3 (;@2;)
+            end
           end
-          local.get 6
-          local.get $acc
-          i32.const 0
-          local.set 4
-          call $h
-          global.get 0
-          if ;; label = @4
-            i32.const 3
-            i64.const 0
-            br 3 (;@1;)
+          block (result i32) ;; label = @4
+            block ;; label = @5
+              local.get 4
+              if ;; label = @6
+                global.get 1
+                i32.load offset=8
+                local.set $acc
+                global.get 1
+                i32.load offset=12
+                local.set 6
+                local.get 4
+                i32.const 2
+                i32.sub
+                br_table 0 (;@6;) 0 (;@6;) 1 (;@5;) 0 (;@6;)
+              end
+              loop ;; label = @6
+                block ;; label = @7
+                  local.get 4
+                  if ;; label = @8
+                    global.get 1
+                    i32.load offset=4
+                    local.set $i
+                    local.get 4
+                    i32.const 2
+                    i32.sub
+                    br_table 0 (;@8;) 1 (;@7;) 0 (;@8;)
+                  end
+                  i32.const 0
+                  local.set 4
+                  i32.const 0
+                  i32.load
+                  if ;; label = @8
+                    global.get 1
+                    local.get $n
+                    i32.store
+                    global.get 1
+                    local.get $acc
+                    i32.store offset=8
+                    i32.const 1
+                    global.set 0
+                    i32.const 1
+                    i64.const 0
+                    br 7 (;@1;)
+                  end
+                  i32.const 0
+                  local.set $i
+                end
+                loop ;; label = @7
+                  i32.const 0
+                  local.set 4
+                  i32.const 0
+                  i32.load
+                  if ;; label = @8
+                    global.get 1
+                    local.get $n
+                    i32.store
+                    global.get 1
+                    local.get $i
+                    i32.store offset=4
+                    global.get 1
+                    local.get $acc
+                    i32.store offset=8
+                    i32.const 1
+                    global.set 0
+                    i32.const 2
+                    i64.const 0
+                    br 7 (;@1;)
+                  end
+                  local.get $acc
+                  local.get $i
+                  i32.add
+                  local.set $acc
+                  local.get $i
+                  i32.const 1
+                  i32.add
+                  local.tee $i
+                  i32.const 3
+                  i32.lt_u
+                  br_if 0 (;@7;)
+                end
+                local.get $n
+                i32.const 1
+                i32.sub
+                local.tee $n
+                br_if 0 (;@6;)
+              end
+              i32.const 100
+              local.set 6
+            end
+            local.get 6
+            local.get $acc
+            i32.const 0
+            local.set 4
+            call $h
+            global.get 0
+            if ;; label = @5
+              i32.const 0
+              local.tee $n
+              local.set $i
+              i32.const 3
+              i64.const 0
+              br 3 (;@2;)
+            end
+            i32.add
           end
-          i32.add
         end
+        return
       end
-      return
+      global.get 1
+      local.get $n
+      i32.store
+      global.get 1
+      local.get $i
+      i32.store offset=4
+      global.get 1
+      local.get $acc
+      i32.store offset=8
+      global.get 1
+      local.get 6
+      i32.store offset=12
     end
     global.get 1
     local.set 5
-    local.get 5
-    local.get $n
-    i32.store
-    local.get 5
-    local.get $i
-    i32.store offset=4
-    local.get 5
-    local.get $acc
-    i32.store offset=8
-    local.get 5
-    local.get 6
-    i32.store offset=12
     i32.const 2
     i32.const 32
     call 5
