@@ -124,9 +124,10 @@ struct DispatchReload {
 }
 
 /// The cold edge of a resume point into the save path, where the locals it
-/// does not need are given constants (see [`crate::liveness`]).
+/// needs are stored (inside loops) or the ones it does not need are given
+/// constants (elsewhere; see [`crate::liveness`]).
 struct ColdEdge {
-    /// Where in the emitted body the constants go.
+    /// Where in the emitted body the stores or constants go.
     at: usize,
     /// The original locals live where execution continues after a rewind,
     /// or `None` when every local counts as live.
@@ -886,14 +887,19 @@ impl FunctionEmitter<'_, '_> {
         Ok((f, layout.size))
     }
 
-    /// The emitted body with, on every cold edge, constants for the saved
-    /// locals its resume point does not need. The save path then sees a
-    /// constant, not the local's last value, coming from that edge, so the
-    /// value need not be kept alive up to it. A rewind restores those
-    /// constants into locals that the code after the resume point writes
-    /// before it reads them. References are left alone.
+    /// The emitted body with what only the frame layout makes possible
+    /// inserted:
     ///
-    /// And, in every rewind dispatch, the loads of its [`DispatchReload`].
+    /// - on a cold edge that stores its own locals, the stores of the locals
+    ///   and spill slots its rewind needs;
+    /// - on any other cold edge, constants for the saved locals its resume
+    ///   point does not need. The shared stores then see a constant, not the
+    ///   local's last value, coming from that edge, so the value need not be
+    ///   kept alive up to it. A rewind restores those constants into locals
+    ///   that the code after the resume point writes before it reads them.
+    ///   References are left alone;
+    /// - in every rewind dispatch, the loads of its [`DispatchReload`];
+    /// - after the body, the save path's shared stores of every local.
     fn body_with_insertions(&self, spills: &[u32], layout: &FrameLayout) -> Vec<u8> {
         let offsets: HashMap<u32, u32> = layout
             .in_memory
