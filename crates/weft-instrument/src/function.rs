@@ -47,7 +47,7 @@
 
 use crate::analysis::{Analysis, Boundary, Check, FUNCTION_LEVEL, LevelKey};
 use crate::error::{Error, Result};
-use crate::frame::{FrameLayout, LocalSlot};
+use crate::frame::{FrameLayout, LocalSlot, Stores};
 use crate::liveness::{self, LocalSet};
 use crate::module::{Env, TypeInterner};
 use std::borrow::Cow;
@@ -927,9 +927,14 @@ impl FunctionEmitter<'_, '_> {
             let edge = match insertion {
                 Insertion::Cold(edge) => edge,
                 Insertion::Shared => {
-                    crate::frame::emit_stores(&mut body, self.env, layout, self.internals, |_| {
-                        true
-                    });
+                    crate::frame::emit_stores(
+                        &mut body,
+                        self.env,
+                        layout,
+                        self.internals,
+                        |_| true,
+                        Stores::Shared,
+                    );
                     continue;
                 }
                 Insertion::Reload(reload) => {
@@ -953,13 +958,20 @@ impl FunctionEmitter<'_, '_> {
             let Some(live) = &edge.live else { continue };
             if edge.stores {
                 let original = self.original_locals;
-                crate::frame::emit_stores(&mut body, self.env, layout, self.internals, |l| {
-                    if l < original {
-                        live.contains(l)
-                    } else {
-                        edge.spills.binary_search(&l).is_ok()
-                    }
-                });
+                crate::frame::emit_stores(
+                    &mut body,
+                    self.env,
+                    layout,
+                    self.internals,
+                    |l| {
+                        if l < original {
+                            live.contains(l)
+                        } else {
+                            edge.spills.binary_search(&l).is_ok()
+                        }
+                    },
+                    Stores::Edge,
+                );
                 continue;
             }
             let dead_original = (0..self.original_locals)

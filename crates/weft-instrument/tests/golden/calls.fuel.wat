@@ -5,6 +5,7 @@
   (type (;3;) (func (param i32 i32 i32) (result i32)))
   (type (;4;) (func (param i32 i64 i32 i32)))
   (type (;5;) (func (param i32)))
+  (type (;6;) (func (param i32 i32 i32)))
   (import "env" "print" (func $print (;0;) (type 0)))
   (table (;0;) 2 2 funcref)
   (memory (;0;) 1 65536)
@@ -231,12 +232,10 @@
               if ;; label = @6
                 local.get 2
                 global.set 1
-                global.get 2
+                i32.const 0
                 local.get $n
-                i32.store
-                global.get 2
                 local.get $acc
-                i32.store offset=4
+                call 6
                 i32.const 1
                 global.set 0
                 i32.const 1
@@ -260,12 +259,10 @@
             if ;; label = @5
               local.get 2
               global.set 1
-              global.get 2
+              i32.const 0
               local.get $n
-              i32.store
-              global.get 2
               local.get $acc
-              i32.store offset=4
+              call 6
               i32.const 2
               i64.const 0
               br 4 (;@1;)
@@ -414,5 +411,18 @@
         unreachable
       end
     end
+  )
+  (func (;6;) (type 6) (param i32 i32 i32)
+    (local i32)
+    global.get 2
+    local.get 0
+    i32.add
+    local.set 3
+    local.get 3
+    local.get 1
+    i32.store
+    local.get 3
+    local.get 2
+    i32.store offset=4
   )
 )
