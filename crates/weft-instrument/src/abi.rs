@@ -58,10 +58,10 @@
 //!
 //! # A frame
 //!
-//! Each unwound function pushes one frame. Saved locals come first
-//! (`v128`, `i64`, `f64`, `i32`, then `f32` values, each type in local
-//! order and naturally aligned), reference-typed locals go to the reference
-//! stacks, and the frame ends with a 16-byte header:
+//! Each unwound function pushes one frame. Saved locals come first (16-,
+//! then 8-, then 4-byte values, each naturally aligned), reference-typed
+//! locals go to the reference stacks, and the frame ends with a 16-byte
+//! header:
 //!
 //! ```text
 //! frame_start                              sp - 16       sp

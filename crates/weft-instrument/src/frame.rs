@@ -5,7 +5,6 @@ use crate::abi::{FRAME_HEADER_SIZE, FRAME_ROOM, STACK_BASE, STATE_NORMAL};
 use crate::error::{Error, Result};
 use crate::function::Internals;
 use crate::module::Env;
-use std::collections::HashMap;
 use wasm_encoder::{
     BlockType, Encode, HeapType, Ieee32, Ieee64, Instruction, MemArg, RefType, ValType,
 };
@@ -45,19 +44,11 @@ impl FrameLayout {
         let mut funcrefs = Vec::new();
         let mut externrefs = Vec::new();
         let mut offset: u64 = 0;
-        // Largest first keeps every value naturally aligned; one type after
-        // the other makes the runs that [`StoreHelpers`] store at once.
-        for want in [
-            ValType::V128,
-            ValType::I64,
-            ValType::F64,
-            ValType::I32,
-            ValType::F32,
-        ] {
+        for want in [16, 8, 4] {
             for slot in &saved {
-                if slot.ty == want {
+                if byte_size(slot.ty) == Some(want) {
                     in_memory.push((*slot, offset as u32));
-                    offset += u64::from(byte_size(want).expect("numeric type"));
+                    offset += u64::from(want);
                 }
             }
         }
@@ -141,79 +132,6 @@ impl Code<'_> {
             Instruction::Unreachable,
             Instruction::End,
         ]);
-    }
-}
-
-/// The longest run of locals that one call of a [`StoreHelpers`] function
-/// stores. Up to three values and the offset, every argument of the call
-/// travels in a register; with more, the calls cost more machine code than
-/// the inline stores they replace.
-const MAX_RUN: usize = 3;
-
-/// Functions that store a run of locals of one type into the frame at `sp`:
-/// `(offset i32, v1 T, ..., vk T)` stores the values at `sp + offset`
-/// onwards. They are made as the functions of a module need them.
-///
-/// They serve the cold edges that store their own locals, which make most
-/// of the instrumented code: a local stored inline costs a store of the
-/// state memory with its address and operand, eight or nine bytes of wasm;
-/// passed to such a function, about three. The shared stores and the loads
-/// of a rewind stay inline: there, with the values that are live across
-/// them, calls cost more machine code than they save.
-#[derive(Debug)]
-pub(crate) struct StoreHelpers {
-    first: u32,
-    index: HashMap<(ValType, u32), u32>,
-    /// The functions made so far, as (type, count), in function index order
-    /// from `first`.
-    pub added: Vec<(ValType, u32)>,
-}
-
-impl StoreHelpers {
-    /// Helpers whose function indices start at `first`.
-    pub fn new(first: u32) -> Self {
-        StoreHelpers {
-            first,
-            index: HashMap::new(),
-            added: Vec::new(),
-        }
-    }
-
-    fn function(&mut self, ty: ValType, count: u32) -> u32 {
-        let next = self.first + self.added.len() as u32;
-        *self.index.entry((ty, count)).or_insert_with(|| {
-            self.added.push((ty, count));
-            next
-        })
-    }
-
-    /// The parameters of a helper (it has no results).
-    pub fn params(ty: ValType, count: u32) -> Vec<ValType> {
-        std::iter::once(ValType::I32)
-            .chain(std::iter::repeat_n(ty, count as usize))
-            .collect()
-    }
-
-    /// The body of a helper.
-    pub fn body(env: &Env<'_>, ty: ValType, count: u32) -> wasm_encoder::Function {
-        use Instruction::*;
-        let size = byte_size(ty).expect("numeric type");
-        let addr = count + 1;
-        let mut f = wasm_encoder::Function::new([(1, ValType::I32)]);
-        let mut body = Vec::new();
-        let mut c = Code(&mut body);
-        c.emit([
-            GlobalGet(env.sp_global),
-            LocalGet(0),
-            I32Add,
-            LocalSet(addr),
-        ]);
-        for j in 0..count {
-            c.emit([LocalGet(addr), LocalGet(1 + j), store(env, ty, j * size)]);
-        }
-        c.emit([End]);
-        f.raw(body);
-        f
     }
 }
 
@@ -470,15 +388,6 @@ pub(crate) fn emit_prologue(
     c.emit([End]);
 }
 
-/// Which stores [`emit_stores`] emits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Stores {
-    /// On a cold edge: runs of locals go through [`StoreHelpers`].
-    Edge,
-    /// The save path's stores that several edges share: all inline.
-    Shared,
-}
-
 /// The first half of saving a frame, on a cold edge or shared by several:
 /// syncs the fuel counter, makes room for a large frame, and stores the
 /// numeric and vector locals that `keep` selects into the frame at `sp`.
@@ -488,7 +397,6 @@ pub(crate) fn emit_stores(
     layout: &FrameLayout,
     locals: Internals,
     keep: impl Fn(u32) -> bool,
-    kind: Stores,
 ) {
     use Instruction::*;
     let mut c = Code(sink);
@@ -501,40 +409,12 @@ pub(crate) fn emit_stores(
             Call(env.frame_helpers.reserve),
         ]);
     }
-    let slots: Vec<(LocalSlot, u32)> = layout
-        .in_memory
-        .iter()
-        .filter(|(slot, _)| keep(slot.index))
-        .copied()
-        .collect();
-    let max_run = match kind {
-        Stores::Edge => MAX_RUN,
-        Stores::Shared => 1,
-    };
-    let mut rest = &slots[..];
-    while let Some(&(first, offset)) = rest.first() {
-        // A run: locals of one type at consecutive offsets.
-        let size = byte_size(first.ty).expect("numeric type");
-        let run = rest
-            .iter()
-            .take(max_run)
-            .zip(0..)
-            .take_while(|((slot, at), k)| slot.ty == first.ty && *at == offset + k * size)
-            .count();
-        let (now, later) = rest.split_at(run);
-        rest = later;
-        if run == 1 {
-            c.emit([
-                GlobalGet(env.sp_global),
-                LocalGet(first.index),
-                store(env, first.ty, offset),
-            ]);
-            continue;
-        }
-        let helper = env.stores.borrow_mut().function(first.ty, run as u32);
-        c.emit([I32Const(offset as i32)]);
-        c.emit(now.iter().map(|(slot, _)| LocalGet(slot.index)));
-        c.emit([Call(helper)]);
+    for (slot, offset) in layout.in_memory.iter().filter(|(slot, _)| keep(slot.index)) {
+        c.emit([
+            GlobalGet(env.sp_global),
+            LocalGet(slot.index),
+            store(env, slot.ty, *offset),
+        ]);
     }
 }
 

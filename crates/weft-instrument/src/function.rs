@@ -47,7 +47,7 @@
 
 use crate::analysis::{Analysis, Boundary, Check, FUNCTION_LEVEL, LevelKey};
 use crate::error::{Error, Result};
-use crate::frame::{FrameLayout, LocalSlot, Stores};
+use crate::frame::{FrameLayout, LocalSlot};
 use crate::liveness::{self, LocalSet};
 use crate::module::{Env, TypeInterner};
 use std::borrow::Cow;
@@ -927,14 +927,9 @@ impl FunctionEmitter<'_, '_> {
             let edge = match insertion {
                 Insertion::Cold(edge) => edge,
                 Insertion::Shared => {
-                    crate::frame::emit_stores(
-                        &mut body,
-                        self.env,
-                        layout,
-                        self.internals,
-                        |_| true,
-                        Stores::Shared,
-                    );
+                    crate::frame::emit_stores(&mut body, self.env, layout, self.internals, |_| {
+                        true
+                    });
                     continue;
                 }
                 Insertion::Reload(reload) => {
@@ -958,20 +953,13 @@ impl FunctionEmitter<'_, '_> {
             let Some(live) = &edge.live else { continue };
             if edge.stores {
                 let original = self.original_locals;
-                crate::frame::emit_stores(
-                    &mut body,
-                    self.env,
-                    layout,
-                    self.internals,
-                    |l| {
-                        if l < original {
-                            live.contains(l)
-                        } else {
-                            edge.spills.binary_search(&l).is_ok()
-                        }
-                    },
-                    Stores::Edge,
-                );
+                crate::frame::emit_stores(&mut body, self.env, layout, self.internals, |l| {
+                    if l < original {
+                        live.contains(l)
+                    } else {
+                        edge.spills.binary_search(&l).is_ok()
+                    }
+                });
                 continue;
             }
             let dead_original = (0..self.original_locals)

@@ -65,7 +65,6 @@ pub(crate) struct Env<'m> {
     pub data_segments: u32,
     pub save_block_type: u32,
     pub frame_helpers: crate::frame::FrameHelpers,
-    pub stores: std::cell::RefCell<crate::frame::StoreHelpers>,
     func_params: &'m [u32],
 }
 
@@ -758,7 +757,6 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
         data_segments: n_data,
         save_block_type,
         frame_helpers,
-        stores: std::cell::RefCell::new(crate::frame::StoreHelpers::new(first_helper + 3)),
         func_params: &func_params,
     };
 
@@ -823,12 +821,6 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
     code.function(&crate::frame::pop_function(&env));
     code.function(&crate::frame::push_function(&env));
     code.function(&crate::frame::reserve_function(&env));
-    let store_helpers = std::mem::take(&mut env.stores.borrow_mut().added);
-    let mut store_types = Vec::with_capacity(store_helpers.len());
-    for &(ty, count) in &store_helpers {
-        store_types.push(types.intern(&crate::frame::StoreHelpers::params(ty, count), &[]));
-        code.function(&crate::frame::StoreHelpers::body(&env, ty, count));
-    }
 
     // Assemble.
     let mut rt = remap;
@@ -898,7 +890,7 @@ pub(crate) fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented> {
     if let Some((ty, _)) = restore_segments {
         function_section.function(ty);
     }
-    for ty in helper_types.into_iter().chain(store_types) {
+    for ty in helper_types {
         function_section.function(ty);
     }
     module.section(&function_section);

@@ -5,7 +5,6 @@
   (type (;3;) (func (param i32 i32 i32) (result i32)))
   (type (;4;) (func (param i32 i64 i32 i32)))
   (type (;5;) (func (param i32)))
-  (type (;6;) (func (param i32 i32 i32)))
   (import "env" "print" (func $print (;0;) (type 0)))
   (table (;0;) 2 2 funcref)
   (memory (;0;) 1 65536)
@@ -196,10 +195,12 @@
               i32.const 0
               i32.load
               if ;; label = @6
-                i32.const 0
+                global.get 1
                 local.get $n
+                i32.store
+                global.get 1
                 local.get $acc
-                call 6
+                i32.store offset=4
                 i32.const 1
                 global.set 0
                 i32.const 1
@@ -217,10 +218,12 @@
             call $print
             global.get 0
             if ;; label = @5
-              i32.const 0
+              global.get 1
               local.get $n
+              i32.store
+              global.get 1
               local.get $acc
-              call 6
+              i32.store offset=4
               i32.const 2
               i64.const 0
               br 4 (;@1;)
@@ -359,18 +362,5 @@
         unreachable
       end
     end
-  )
-  (func (;6;) (type 6) (param i32 i32 i32)
-    (local i32)
-    global.get 1
-    local.get 0
-    i32.add
-    local.set 3
-    local.get 3
-    local.get 1
-    i32.store
-    local.get 3
-    local.get 2
-    i32.store offset=4
   )
 )

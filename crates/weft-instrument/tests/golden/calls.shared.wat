@@ -5,7 +5,6 @@
   (type (;3;) (func (param i32 i32 i32) (result i32)))
   (type (;4;) (func (param i32 i64 i32 i32)))
   (type (;5;) (func (param i32)))
-  (type (;6;) (func (param i32 i32 i32)))
   (import "env" "print" (func $print (;0;) (type 0)))
   (import "__weft_shared" "__weft_state" (global (;0;) (mut i32)))
   (import "__weft_shared" "__weft_fuel" (global (;1;) (mut i64)))
@@ -232,10 +231,12 @@
               if ;; label = @6
                 local.get 2
                 global.set 1
-                i32.const 0
+                global.get 2
                 local.get $n
+                i32.store
+                global.get 2
                 local.get $acc
-                call 6
+                i32.store offset=4
                 i32.const 1
                 global.set 0
                 i32.const 1
@@ -259,10 +260,12 @@
             if ;; label = @5
               local.get 2
               global.set 1
-              i32.const 0
+              global.get 2
               local.get $n
+              i32.store
+              global.get 2
               local.get $acc
-              call 6
+              i32.store offset=4
               i32.const 2
               i64.const 0
               br 4 (;@1;)
@@ -411,18 +414,5 @@
         unreachable
       end
     end
-  )
-  (func (;6;) (type 6) (param i32 i32 i32)
-    (local i32)
-    global.get 2
-    local.get 0
-    i32.add
-    local.set 3
-    local.get 3
-    local.get 1
-    i32.store
-    local.get 3
-    local.get 2
-    i32.store offset=4
   )
 )

@@ -7,7 +7,6 @@
   (type (;5;) (func (param i32 i32 i32) (result i32)))
   (type (;6;) (func (param i32 i64 i32 i32)))
   (type (;7;) (func (param i32)))
-  (type (;8;) (func (param i32 i32 i32 i32)))
   (table $t (;0;) 2 funcref)
   (table (;1;) 0 funcref)
   (table (;2;) 9 9 funcref)
@@ -338,11 +337,15 @@
               if ;; label = @6
                 local.get 1
                 global.set 2
-                i32.const 0
+                global.get 3
                 local.get $n
+                i32.store 1
+                global.get 3
                 local.get 4
+                i32.store 1 offset=4
+                global.get 3
                 local.get 5
-                call 15
+                i32.store 1 offset=8
                 i32.const 1
                 global.set 1
                 i32.const 1
@@ -363,11 +366,15 @@
             if ;; label = @5
               local.get 1
               global.set 2
-              i32.const 0
+              global.get 3
               local.get $n
+              i32.store 1
+              global.get 3
               local.get 4
+              i32.store 1 offset=4
+              global.get 3
               local.get 5
-              call 15
+              i32.store 1 offset=8
               i32.const 2
               i64.const 0
               br 4 (;@1;)
@@ -1309,22 +1316,6 @@
         unreachable
       end
     end
-  )
-  (func (;15;) (type 8) (param i32 i32 i32 i32)
-    (local i32)
-    global.get 3
-    local.get 0
-    i32.add
-    local.set 4
-    local.get 4
-    local.get 1
-    i32.store 1
-    local.get 4
-    local.get 2
-    i32.store 1 offset=4
-    local.get 4
-    local.get 3
-    i32.store 1 offset=8
   )
   (data $d (;0;) "hello")
 )

@@ -4,7 +4,6 @@
   (type (;2;) (func (param i32 i32 i32) (result i32)))
   (type (;3;) (func (param i32 i64 i32 i32)))
   (type (;4;) (func (param i32)))
-  (type (;5;) (func (param i32 i32 i32 i32)))
   (table (;0;) 2 2 funcref)
   (memory (;0;) 1 65536)
   (global (;0;) (mut i32) i32.const 0)
@@ -165,11 +164,15 @@
                   i32.const 0
                   i32.load
                   if ;; label = @8
-                    i32.const 0
+                    global.get 1
                     local.get $n
+                    i32.store
+                    global.get 1
                     local.get $i
+                    i32.store offset=4
+                    global.get 1
                     local.get $acc
-                    call 7
+                    i32.store offset=8
                     i32.const 1
                     global.set 0
                     i32.const 2
@@ -351,21 +354,5 @@
         unreachable
       end
     end
-  )
-  (func (;7;) (type 5) (param i32 i32 i32 i32)
-    (local i32)
-    global.get 1
-    local.get 0
-    i32.add
-    local.set 4
-    local.get 4
-    local.get 1
-    i32.store
-    local.get 4
-    local.get 2
-    i32.store offset=4
-    local.get 4
-    local.get 3
-    i32.store offset=8
   )
 )
