@@ -870,7 +870,21 @@ impl FunctionEmitter<'_, '_> {
             self.analysis.entry_charge,
         );
         f.raw(prologue);
-        f.raw(self.body_with_insertions(&spills_sorted, &layout));
+        let body = self.body_with_insertions(&spills_sorted, &layout);
+        let copies = self.env.config.copies;
+        if self.analysis.has_dispatch && copies != crate::Copies::None {
+            // The first operators of the body open the frames up to the
+            // original body's block, one each.
+            let body_opener = BODY_FRAME;
+            f.raw(crate::split::split(
+                &body,
+                self.internals.rp,
+                body_opener,
+                copies,
+            )?);
+        } else {
+            f.raw(body);
+        }
         let mut save = Vec::new();
         crate::frame::emit_save_path(
             &mut save,

@@ -40,6 +40,7 @@ mod frame;
 mod function;
 mod liveness;
 mod module;
+mod split;
 
 pub use error::{Error, Result};
 
@@ -56,6 +57,29 @@ pub enum Interrupt {
     Flag,
 }
 
+/// Which code the pass gives a second copy, for normal running.
+///
+/// A rewind dispatch jumps from the entry of a function, loop or block to
+/// the code holding the resume point. Each of its jumps ends at a point that
+/// normal running passes too, and there the compiler merges the values of
+/// every live local from both ways in, which slows the normal way down. A
+/// copy of the code without the dispatches avoids that: a rewind runs the
+/// dispatching copy up to its loop's next iteration or its function's
+/// return (never longer), normal running uses the other one. The README's
+/// "Overhead" section has the figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum Copies {
+    /// One copy of everything: the smallest code, the slowest.
+    None,
+    /// A second copy of every loop that a rewind can enter in the middle,
+    /// and of every function without loops that has a rewind dispatch.
+    Loops,
+    /// Also a second copy of every other function that has a rewind
+    /// dispatch (its loops then have three): the fastest, the most code.
+    #[default]
+    All,
+}
+
 /// Configuration of the pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub struct Config {
@@ -68,6 +92,9 @@ pub struct Config {
     /// from [`abi::SHARED_STATE_MODULE`] instead of defining it, so that
     /// instances calling each other unwind and rewind together.
     pub shared_state: bool,
+    /// Which code gets a second copy for normal running, without rewind
+    /// dispatches: more code, less run time.
+    pub copies: Copies,
 }
 
 impl Config {
@@ -77,6 +104,7 @@ impl Config {
             interrupt: Interrupt::Fuel,
             count_fuel: true,
             shared_state: false,
+            copies: Copies::All,
         }
     }
 
@@ -86,12 +114,19 @@ impl Config {
             interrupt: Interrupt::Flag,
             count_fuel,
             shared_state: false,
+            copies: Copies::All,
         }
     }
 
     /// The same configuration with [`Config::shared_state`] set.
     pub fn with_shared_state(mut self) -> Self {
         self.shared_state = true;
+        self
+    }
+
+    /// The same configuration with [`Config::copies`] set.
+    pub fn with_copies(mut self, copies: Copies) -> Self {
+        self.copies = copies;
         self
     }
 

@@ -1,10 +1,12 @@
 //! Golden-file tests: every `tests/golden/NAME.wat` is instrumented in fuel
-//! mode, flag mode, and flag mode counting fuel with shared state, and
-//! printed; the output must match `NAME.fuel.wat`, `NAME.flag.wat` and
-//! `NAME.shared.wat`. Run with `BLESS=1` to regenerate them.
+//! mode, flag mode, flag mode counting fuel with shared state and second
+//! copies of loops only, and flag mode with one copy of all code, and
+//! printed; the output must match `NAME.fuel.wat`, `NAME.flag.wat`,
+//! `NAME.shared.wat` and `NAME.compact.wat`. Run with `BLESS=1` to
+//! regenerate them.
 
 use std::path::{Path, PathBuf};
-use weft_instrument::{Config, instrument};
+use weft_instrument::{Config, Copies, instrument};
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
@@ -40,7 +42,13 @@ fn golden_files() {
         let configs = [
             ("fuel", Config::fuel()),
             ("flag", Config::flag(false)),
-            ("shared", Config::flag(true).with_shared_state()),
+            (
+                "shared",
+                Config::flag(true)
+                    .with_shared_state()
+                    .with_copies(Copies::Loops),
+            ),
+            ("compact", Config::flag(false).with_copies(Copies::None)),
         ];
         for (suffix, config) in configs {
             let out = instrument(&wasm, &config).expect("golden input instruments");

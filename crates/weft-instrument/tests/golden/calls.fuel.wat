@@ -47,57 +47,80 @@
     block (type 2) (result i32 i64) ;; label = @1
       block (type 2) (result i32 i64) ;; label = @2
         block (result i32) ;; label = @3
-          block ;; label = @4
-            local.get 2
-            if ;; label = @5
-              global.get 2
-              i32.load offset=4
-              local.set 4
-              local.get 2
-              i32.const 1
-              i32.sub
-              br_table 0 (;@5;) 1 (;@4;) 1 (;@4;) 0 (;@5;)
-            end
-            i32.const 0
-            local.set 2
-            local.get 1
-            i64.const 14
-            i64.sub
-            local.tee 1
-            i64.const 0
-            i64.lt_s
-            if ;; label = @5
-              i32.const 0
-              local.tee 4
-              local.set 5
-              i32.const 1
-              global.set 0
-              i32.const 0
-              i64.const 14
-              br 3 (;@2;)
-            end
-            local.get $n
-            i32.const 2
-            i32.lt_u
-            local.set 4
-          end
-          local.get 4
+          local.get 2
           if (result i32) ;; label = @4
-            local.get $n
-          else
             block ;; label = @5
               local.get 2
               if ;; label = @6
                 global.get 2
-                i32.load offset=8
-                local.set 5
+                i32.load offset=4
+                local.set 4
                 local.get 2
-                i32.const 2
+                i32.const 1
                 i32.sub
-                br_table 0 (;@6;) 1 (;@5;) 0 (;@6;)
+                br_table 0 (;@6;) 1 (;@5;) 1 (;@5;) 0 (;@6;)
+              end
+              i32.const 0
+              local.set 2
+              local.get 1
+              i64.const 14
+              i64.sub
+              local.tee 1
+              i64.const 0
+              i64.lt_s
+              if ;; label = @6
+                i32.const 0
+                local.tee 4
+                local.set 5
+                i32.const 1
+                global.set 0
+                i32.const 0
+                i64.const 14
+                br 4 (;@2;)
               end
               local.get $n
-              i32.const 1
+              i32.const 2
+              i32.lt_u
+              local.set 4
+            end
+            local.get 4
+            if (result i32) ;; label = @5
+              local.get $n
+            else
+              block ;; label = @6
+                local.get 2
+                if ;; label = @7
+                  global.get 2
+                  i32.load offset=8
+                  local.set 5
+                  local.get 2
+                  i32.const 2
+                  i32.sub
+                  br_table 0 (;@7;) 1 (;@6;) 0 (;@7;)
+                end
+                local.get $n
+                i32.const 1
+                i32.sub
+                i32.const 0
+                local.set 2
+                local.get 1
+                global.set 1
+                call $fib
+                global.get 1
+                local.set 1
+                global.get 0
+                if ;; label = @7
+                  i32.const 0
+                  local.set 5
+                  i32.const 1
+                  i64.const 0
+                  br 5 (;@2;)
+                end
+                local.set 5
+              end
+              local.get 5
+              local.get $n
+              i32.const 2
               i32.sub
               i32.const 0
               local.set 2
@@ -108,32 +131,81 @@
               local.set 1
               global.get 0
               if ;; label = @6
-                i32.const 0
-                local.set 5
-                i32.const 1
+                i32.const 2
                 i64.const 0
                 br 4 (;@2;)
               end
-              local.set 5
+              i32.add
             end
-            local.get 5
-            local.get $n
-            i32.const 2
-            i32.sub
-            i32.const 0
-            local.set 2
-            local.get 1
-            global.set 1
-            call $fib
-            global.get 1
-            local.set 1
-            global.get 0
-            if ;; label = @5
-              i32.const 2
+          else
+            block ;; label = @5
+              i32.const 0
+              local.set 2
+              local.get 1
+              i64.const 14
+              i64.sub
+              local.tee 1
               i64.const 0
-              br 3 (;@2;)
+              i64.lt_s
+              if ;; label = @6
+                i32.const 0
+                local.tee 4
+                local.set 5
+                i32.const 1
+                global.set 0
+                i32.const 0
+                i64.const 14
+                br 4 (;@2;)
+              end
+              local.get $n
+              i32.const 2
+              i32.lt_u
+              local.set 4
             end
-            i32.add
+            local.get 4
+            if (result i32) ;; label = @5
+              local.get $n
+            else
+              block ;; label = @6
+                local.get $n
+                i32.const 1
+                i32.sub
+                i32.const 0
+                local.set 2
+                local.get 1
+                global.set 1
+                call $fib
+                global.get 1
+                local.set 1
+                global.get 0
+                if ;; label = @7
+                  i32.const 0
+                  local.set 5
+                  i32.const 1
+                  i64.const 0
+                  br 5 (;@2;)
+                end
+                local.set 5
+              end
+              local.get 5
+              local.get $n
+              i32.const 2
+              i32.sub
+              i32.const 0
+              local.set 2
+              local.get 1
+              global.set 1
+              call $fib
+              global.get 1
+              local.set 1
+              global.get 0
+              if ;; label = @6
+                i32.const 2
+                i64.const 0
+                br 4 (;@2;)
+              end
+              i32.add
+            end
           end
         end
         local.get 1
@@ -184,50 +256,224 @@
     block (type 2) (result i32 i64) ;; label = @1
       block (type 2) (result i32 i64) ;; label = @2
         block (result i32) ;; label = @3
-          block ;; label = @4
-            local.get 3
-            if ;; label = @5
-              local.get 3
-              i32.const 1
-              i32.sub
-              br_table 0 (;@5;) 1 (;@4;) 1 (;@4;) 0 (;@5;)
-            end
-            i32.const 0
-            local.set 3
-            local.get 2
-            i64.const 1
-            i64.sub
-            local.tee 2
-            i64.const 0
-            i64.lt_s
-            if ;; label = @5
-              i32.const 1
-              global.set 0
-              i32.const 0
-              i64.const 1
-              br 3 (;@2;)
-            end
-          end
-          loop ;; label = @4
+          local.get 3
+          if (result i32) ;; label = @4
             block ;; label = @5
               local.get 3
               if ;; label = @6
-                global.get 2
-                i32.load offset=4
-                local.set $acc
                 local.get 3
-                i32.const 2
+                i32.const 1
                 i32.sub
-                br_table 0 (;@6;) 1 (;@5;) 0 (;@6;)
+                br_table 0 (;@6;) 1 (;@5;) 1 (;@5;) 0 (;@6;)
               end
               i32.const 0
               local.set 3
               local.get 2
-              i64.const 11
+              i64.const 1
               i64.sub
               local.tee 2
               i64.const 0
               i64.lt_s
+              if ;; label = @6
+                i32.const 1
+                global.set 0
+                i32.const 0
+                i64.const 1
+                br 4 (;@2;)
+              end
+            end
+            block ;; label = @5
+              block ;; label = @6
+                loop ;; label = @7
+                  local.get 3
+                  i32.eqz
+                  br_if 1 (;@6;)
+                  block ;; label = @8
+                    local.get 3
+                    if ;; label = @9
+                      global.get 2
+                      i32.load offset=4
+                      local.set $acc
+                      local.get 3
+                      i32.const 2
+                      i32.sub
+                      br_table 0 (;@9;) 1 (;@8;) 0 (;@9;)
+                    end
+                    i32.const 0
+                    local.set 3
+                    local.get 2
+                    i64.const 11
+                    i64.sub
+                    local.tee 2
+                    i64.const 0
+                    i64.lt_s
+                    if ;; label = @9
+                      local.get 2
+                      global.set 1
+                      global.get 2
+                      local.get $n
+                      i32.store
+                      global.get 2
+                      local.get $acc
+                      i32.store offset=4
+                      i32.const 1
+                      global.set 0
+                      i32.const 1
+                      i64.const 11
+                      br 8 (;@1;)
+                    end
+                    local.get $acc
+                    local.get $n
+                    i32.add
+                    local.set $acc
+                  end
+                  local.get $acc
+                  i32.const 0
+                  local.set 3
+                  local.get 2
+                  global.set 1
+                  call $print
+                  global.get 1
+                  local.set 2
+                  global.get 0
+                  if ;; label = @8
+                    local.get 2
+                    global.set 1
+                    global.get 2
+                    local.get $n
+                    i32.store
+                    global.get 2
+                    local.get $acc
+                    i32.store offset=4
+                    i32.const 2
+                    i64.const 0
+                    br 7 (;@1;)
+                  end
+                  local.get $n
+                  i32.const 1
+                  i32.sub
+                  local.tee $n
+                  br_if 0 (;@7;)
+                end
+                br 1 (;@5;)
+              end
+              loop ;; label = @6
+                block ;; label = @7
+                  i32.const 0
+                  local.set 3
+                  local.get 2
+                  i64.const 11
+                  i64.sub
+                  local.tee 2
+                  i64.const 0
+                  i64.lt_s
+                  if ;; label = @8
+                    local.get 2
+                    global.set 1
+                    global.get 2
+                    local.get $n
+                    i32.store
+                    global.get 2
+                    local.get $acc
+                    i32.store offset=4
+                    i32.const 1
+                    global.set 0
+                    i32.const 1
+                    i64.const 11
+                    br 7 (;@1;)
+                  end
+                  local.get $acc
+                  local.get $n
+                  i32.add
+                  local.set $acc
+                end
+                local.get $acc
+                i32.const 0
+                local.set 3
+                local.get 2
+                global.set 1
+                call $print
+                global.get 1
+                local.set 2
+                global.get 0
+                if ;; label = @7
+                  local.get 2
+                  global.set 1
+                  global.get 2
+                  local.get $n
+                  i32.store
+                  global.get 2
+                  local.get $acc
+                  i32.store offset=4
+                  i32.const 2
+                  i64.const 0
+                  br 6 (;@1;)
+                end
+                local.get $n
+                i32.const 1
+                i32.sub
+                local.tee $n
+                br_if 0 (;@6;)
+              end
+            end
+            local.get $acc
+          else
+            block ;; label = @5
+              i32.const 0
+              local.set 3
+              local.get 2
+              i64.const 1
+              i64.sub
+              local.tee 2
+              i64.const 0
+              i64.lt_s
+              if ;; label = @6
+                i32.const 1
+                global.set 0
+                i32.const 0
+                i64.const 1
+                br 4 (;@2;)
+              end
+            end
+            loop ;; label = @5
+              block ;; label = @6
+                i32.const 0
+                local.set 3
+                local.get 2
+                i64.const 11
+                i64.sub
+                local.tee 2
+                i64.const 0
+                i64.lt_s
+                if ;; label = @7
+                  local.get 2
+                  global.set 1
+                  global.get 2
+                  local.get $n
+                  i32.store
+                  global.get 2
+                  local.get $acc
+                  i32.store offset=4
+                  i32.const 1
+                  global.set 0
+                  i32.const 1
+                  i64.const 11
+                  br 6 (;@1;)
+                end
+                local.get $acc
+                local.get $n
+                i32.add
+                local.set $acc
+              end
+              local.get $acc
+              i32.const 0
+              local.set 3
+              local.get 2
+              global.set 1
+              call $print
+              global.get 1
+              local.set 2
+              global.get 0
               if ;; label = @6
                 local.get 2
                 global.set 1
@@ -237,46 +483,18 @@
                 global.get 2
                 local.get $acc
                 i32.store offset=4
-                i32.const 1
-                global.set 0
-                i32.const 1
-                i64.const 11
+                i32.const 2
+                i64.const 0
                 br 5 (;@1;)
               end
-              local.get $acc
               local.get $n
-              i32.add
-              local.set $acc
+              i32.const 1
+              i32.sub
+              local.tee $n
+              br_if 0 (;@5;)
             end
             local.get $acc
-            i32.const 0
-            local.set 3
-            local.get 2
-            global.set 1
-            call $print
-            global.get 1
-            local.set 2
-            global.get 0
-            if ;; label = @5
-              local.get 2
-              global.set 1
-              global.get 2
-              local.get $n
-              i32.store
-              global.get 2
-              local.get $acc
-              i32.store offset=4
-              i32.const 2
-              i64.const 0
-              br 4 (;@1;)
-            end
-            local.get $n
-            i32.const 1
-            i32.sub
-            local.tee $n
-            br_if 0 (;@4;)
           end
-          local.get $acc
         end
         local.get 2
         global.set 1

@@ -59,30 +59,53 @@
     block (type 3) (result i32 i64) ;; label = @1
       block (type 3) (result i32 i64) ;; label = @2
         block ;; label = @3
-          block ;; label = @4
-            local.get 1
-            if ;; label = @5
+          local.get 1
+          if ;; label = @4
+            block ;; label = @5
               local.get 1
+              if ;; label = @6
+                local.get 1
+                i32.const 1
+                i32.sub
+                br_table 1 (;@5;) 0 (;@6;)
+              end
+              global.get $counter
               i32.const 1
-              i32.sub
-              br_table 1 (;@4;) 0 (;@5;)
+              i32.add
+              global.set $counter
             end
-            global.get $counter
-            i32.const 1
-            i32.add
-            global.set $counter
-          end
-          loop ;; label = @4
-            i32.const 0
-            local.set 1
-            i32.const 0
-            i32.load 1
-            if ;; label = @5
-              i32.const 1
-              global.set 1
+            loop ;; label = @5
               i32.const 0
-              i64.const 0
-              br 4 (;@1;)
+              local.set 1
+              i32.const 0
+              i32.load 1
+              if ;; label = @6
+                i32.const 1
+                global.set 1
+                i32.const 0
+                i64.const 0
+                br 5 (;@1;)
+              end
+            end
+          else
+            block ;; label = @5
+              global.get $counter
+              i32.const 1
+              i32.add
+              global.set $counter
+            end
+            loop ;; label = @5
+              i32.const 0
+              local.set 1
+              i32.const 0
+              i32.load 1
+              if ;; label = @6
+                i32.const 1
+                global.set 1
+                i32.const 0
+                i64.const 0
+                br 5 (;@1;)
+              end
             end
           end
         end
@@ -110,34 +133,60 @@
     block (type 3) (result i32 i64) ;; label = @1
       block (type 3) (result i32 i64) ;; label = @2
         block ;; label = @3
-          block ;; label = @4
-            local.get 1
-            if ;; label = @5
+          local.get 1
+          if ;; label = @4
+            block ;; label = @5
               local.get 1
-              i32.const 1
-              i32.sub
-              br_table 0 (;@5;) 1 (;@4;) 0 (;@5;)
+              if ;; label = @6
+                local.get 1
+                i32.const 1
+                i32.sub
+                br_table 0 (;@6;) 1 (;@5;) 0 (;@6;)
+              end
+              i32.const 0
+              local.set 1
+              i32.const 0
+              i32.load 1
+              if ;; label = @6
+                i32.const 1
+                global.set 1
+                i32.const 0
+                i64.const 0
+                br 4 (;@2;)
+              end
             end
             i32.const 0
             local.set 1
-            i32.const 0
-            i32.load 1
+            call $tick
+            global.get 1
             if ;; label = @5
               i32.const 1
-              global.set 1
-              i32.const 0
               i64.const 0
               br 3 (;@2;)
             end
-          end
-          i32.const 0
-          local.set 1
-          call $tick
-          global.get 1
-          if ;; label = @4
-            i32.const 1
-            i64.const 0
-            br 2 (;@2;)
+          else
+            block ;; label = @5
+              i32.const 0
+              local.set 1
+              i32.const 0
+              i32.load 1
+              if ;; label = @6
+                i32.const 1
+                global.set 1
+                i32.const 0
+                i64.const 0
+                br 4 (;@2;)
+              end
+            end
+            i32.const 0
+            local.set 1
+            call $tick
+            global.get 1
+            if ;; label = @5
+              i32.const 1
+              i64.const 0
+              br 3 (;@2;)
+            end
           end
         end
         return
@@ -221,58 +270,83 @@
     block (type 3) (result i32 i64) ;; label = @1
       block (type 3) (result i32 i64) ;; label = @2
         block (result i32) ;; label = @3
-          block ;; label = @4
-            local.get 2
-            if ;; label = @5
-              global.get 2
-              i32.load 1 offset=4
-              local.set 4
-              local.get 2
-              i32.const 1
-              i32.sub
-              br_table 0 (;@5;) 1 (;@4;) 1 (;@4;) 0 (;@5;)
-            end
-            i32.const 0
-            local.set 2
-            i32.const 0
-            i32.load 1
-            if ;; label = @5
-              i32.const 0
-              local.tee 4
-              local.set 5
-              i32.const 1
-              global.set 1
-              i32.const 0
-              i64.const 0
-              br 3 (;@2;)
-            end
-            i32.const 0
-            local.set 4
-          end
-          local.get 4
-          loop (type 2) (param i32) (result i32) ;; label = @4
-            local.get 2
-            if (type 7) (param i32) ;; label = @5
-              drop
-            else
-              local.set 5
-            end
+          local.get 2
+          if (result i32) ;; label = @4
             block ;; label = @5
               local.get 2
               if ;; label = @6
                 global.get 2
-                i32.load 1 offset=8
-                local.set 5
+                i32.load 1 offset=4
+                local.set 4
                 local.get 2
-                i32.const 2
+                i32.const 1
                 i32.sub
-                br_table 0 (;@6;) 1 (;@5;) 0 (;@6;)
+                br_table 0 (;@6;) 1 (;@5;) 1 (;@5;) 0 (;@6;)
               end
-              local.get 5
               i32.const 0
               local.set 2
               i32.const 0
               i32.load 1
+              if ;; label = @6
+                i32.const 0
+                local.tee 4
+                local.set 5
+                i32.const 1
+                global.set 1
+                i32.const 0
+                i64.const 0
+                br 4 (;@2;)
+              end
+              i32.const 0
+              local.set 4
+            end
+            local.get 4
+            loop (type 2) (param i32) (result i32) ;; label = @5
+              local.get 2
+              if (type 7) (param i32) ;; label = @6
+                drop
+              else
+                local.set 5
+              end
+              block ;; label = @6
+                local.get 2
+                if ;; label = @7
+                  global.get 2
+                  i32.load 1 offset=8
+                  local.set 5
+                  local.get 2
+                  i32.const 2
+                  i32.sub
+                  br_table 0 (;@7;) 1 (;@6;) 0 (;@7;)
+                end
+                local.get 5
+                i32.const 0
+                local.set 2
+                i32.const 0
+                i32.load 1
+                if ;; label = @7
+                  global.get 2
+                  local.get $n
+                  i32.store 1
+                  global.get 2
+                  local.get 4
+                  i32.store 1 offset=4
+                  global.get 2
+                  local.get 5
+                  i32.store 1 offset=8
+                  i32.const 1
+                  global.set 1
+                  i32.const 1
+                  i64.const 0
+                  br 6 (;@1;)
+                end
+                local.set 5
+              end
+              local.get 5
+              i32.const 0
+              local.set 2
+              call $tick
+              global.get 1
               if ;; label = @6
                 global.get 2
                 local.get $n
@@ -283,40 +357,93 @@
                 global.get 2
                 local.get 5
                 i32.store 1 offset=8
-                i32.const 1
-                global.set 1
-                i32.const 1
+                i32.const 2
                 i64.const 0
                 br 5 (;@1;)
               end
-              local.set 5
-            end
-            local.get 5
-            i32.const 0
-            local.set 2
-            call $tick
-            global.get 1
-            if ;; label = @5
-              global.get 2
               local.get $n
-              i32.store 1
-              global.get 2
-              local.get 4
-              i32.store 1 offset=4
-              global.get 2
-              local.get 5
-              i32.store 1 offset=8
-              i32.const 2
-              i64.const 0
-              br 4 (;@1;)
+              i32.add
+              local.get $n
+              i32.const 1
+              i32.sub
+              local.tee $n
+              br_if 0 (;@5;)
             end
-            local.get $n
-            i32.add
-            local.get $n
-            i32.const 1
-            i32.sub
-            local.tee $n
-            br_if 0 (;@4;)
+          else
+            block ;; label = @5
+              i32.const 0
+              local.set 2
+              i32.const 0
+              i32.load 1
+              if ;; label = @6
+                i32.const 0
+                local.tee 4
+                local.set 5
+                i32.const 1
+                global.set 1
+                i32.const 0
+                i64.const 0
+                br 4 (;@2;)
+              end
+              i32.const 0
+              local.set 4
+            end
+            local.get 4
+            loop (type 2) (param i32) (result i32) ;; label = @5
+              block (type 7) (param i32) ;; label = @6
+                local.set 5
+              end
+              block ;; label = @6
+                local.get 5
+                i32.const 0
+                local.set 2
+                i32.const 0
+                i32.load 1
+                if ;; label = @7
+                  global.get 2
+                  local.get $n
+                  i32.store 1
+                  global.get 2
+                  local.get 4
+                  i32.store 1 offset=4
+                  global.get 2
+                  local.get 5
+                  i32.store 1 offset=8
+                  i32.const 1
+                  global.set 1
+                  i32.const 1
+                  i64.const 0
+                  br 6 (;@1;)
+                end
+                local.set 5
+              end
+              local.get 5
+              i32.const 0
+              local.set 2
+              call $tick
+              global.get 1
+              if ;; label = @6
+                global.get 2
+                local.get $n
+                i32.store 1
+                global.get 2
+                local.get 4
+                i32.store 1 offset=4
+                global.get 2
+                local.get 5
+                i32.store 1 offset=8
+                i32.const 2
+                i64.const 0
+                br 5 (;@1;)
+              end
+              local.get $n
+              i32.add
+              local.get $n
+              i32.const 1
+              i32.sub
+              local.tee $n
+              br_if 0 (;@5;)
+            end
           end
         end
         return
@@ -365,97 +492,165 @@
     block (type 3) (result i32 i64) ;; label = @1
       block (type 3) (result i32 i64) ;; label = @2
         block (result i32) ;; label = @3
-          block ;; label = @4
-            local.get 2
-            if ;; label = @5
-              global.get 2
-              i32.load 1 offset=4
-              local.set 4
-              global.get 2
-              i32.load 1 offset=8
-              local.set 5
-              local.get 2
-              i32.const 1
-              i32.sub
-              br_table 0 (;@5;) 1 (;@4;) 1 (;@4;) 0 (;@5;)
-            end
-            i32.const 0
-            local.set 2
-            i32.const 0
-            i32.load 1
-            if ;; label = @5
-              i32.const 0
-              local.tee 4
-              local.tee 5
-              local.set 6
-              i32.const 1
-              global.set 1
-              i32.const 0
-              i64.const 0
-              br 3 (;@2;)
-            end
-            i32.const 40
-            local.get $c
-            local.set 4
-            local.set 5
-          end
-          local.get 5
-          local.get 4
-          if (type 2) (param i32) (result i32) ;; label = @4
-            local.get 2
-            if (type 7) (param i32) ;; label = @5
-              drop
-            else
-              local.set 6
-            end
-            local.get 6
-            i32.const 0
-            local.set 2
-            call $tick
-            global.get 1
-            if ;; label = @5
-              i32.const 0
-              local.set $c
-              i32.const 1
-              i64.const 0
-              br 3 (;@2;)
-            end
-            i32.const 2
-            i32.add
-          else
-            local.get 2
-            if (type 7) (param i32) ;; label = @5
-              drop
-            else
-              local.set 6
-            end
+          local.get 2
+          if (result i32) ;; label = @4
             block ;; label = @5
               local.get 2
               if ;; label = @6
                 global.get 2
-                i32.load 1 offset=12
-                local.set 6
+                i32.load 1 offset=4
+                local.set 4
+                global.get 2
+                i32.load 1 offset=8
+                local.set 5
                 local.get 2
-                i32.const 3
+                i32.const 1
                 i32.sub
-                br_table 1 (;@5;) 0 (;@6;)
+                br_table 0 (;@6;) 1 (;@5;) 1 (;@5;) 0 (;@6;)
+              end
+              i32.const 0
+              local.set 2
+              i32.const 0
+              i32.load 1
+              if ;; label = @6
+                i32.const 0
+                local.tee 4
+                local.tee 5
+                local.set 6
+                i32.const 1
+                global.set 1
+                i32.const 0
+                i64.const 0
+                br 4 (;@2;)
+              end
+              i32.const 40
+              local.get $c
+              local.set 4
+              local.set 5
+            end
+            local.get 5
+            local.get 4
+            if (type 2) (param i32) (result i32) ;; label = @5
+              local.get 2
+              if (type 7) (param i32) ;; label = @6
+                drop
+              else
+                local.set 6
               end
               local.get 6
-              i32.const 3
-              i32.sub
-              local.set 6
-            end
-            local.get 6
-            i32.const 0
-            local.set 2
-            call $tick
-            global.get 1
-            if ;; label = @5
               i32.const 0
-              local.set $c
+              local.set 2
+              call $tick
+              global.get 1
+              if ;; label = @6
+                i32.const 0
+                local.set $c
+                i32.const 1
+                i64.const 0
+                br 4 (;@2;)
+              end
               i32.const 2
-              i64.const 0
-              br 3 (;@2;)
+              i32.add
+            else
+              local.get 2
+              if (type 7) (param i32) ;; label = @6
+                drop
+              else
+                local.set 6
+              end
+              block ;; label = @6
+                local.get 2
+                if ;; label = @7
+                  global.get 2
+                  i32.load 1 offset=12
+                  local.set 6
+                  local.get 2
+                  i32.const 3
+                  i32.sub
+                  br_table 1 (;@6;) 0 (;@7;)
+                end
+                local.get 6
+                i32.const 3
+                i32.sub
+                local.set 6
+              end
+              local.get 6
+              i32.const 0
+              local.set 2
+              call $tick
+              global.get 1
+              if ;; label = @6
+                i32.const 0
+                local.set $c
+                i32.const 2
+                i64.const 0
+                br 4 (;@2;)
+              end
+            end
+          else
+            block ;; label = @5
+              i32.const 0
+              local.set 2
+              i32.const 0
+              i32.load 1
+              if ;; label = @6
+                i32.const 0
+                local.tee 4
+                local.tee 5
+                local.set 6
+                i32.const 1
+                global.set 1
+                i32.const 0
+                i64.const 0
+                br 4 (;@2;)
+              end
+              i32.const 40
+              local.get $c
+              local.set 4
+              local.set 5
+            end
+            local.get 5
+            local.get 4
+            if (type 2) (param i32) (result i32) ;; label = @5
+              block (type 7) (param i32) ;; label = @6
+                local.set 6
+              end
+              local.get 6
+              i32.const 0
+              local.set 2
+              call $tick
+              global.get 1
+              if ;; label = @6
+                i32.const 0
+                local.set $c
+                i32.const 1
+                i64.const 0
+                br 4 (;@2;)
+              end
+              i32.const 2
+              i32.add
+            else
+              block (type 7) (param i32) ;; label = @6
+                local.set 6
+              end
+              block ;; label = @6
+                local.get 6
+                i32.const 3
+                i32.sub
+                local.set 6
+              end
+              local.get 6
+              i32.const 0
+              local.set 2
+              call $tick
+              global.get 1
+              if ;; label = @6
+                i32.const 0
+                local.set $c
+                i32.const 2
+                i64.const 0
+                br 4 (;@2;)
+              end
             end
           end
         end
@@ -505,72 +700,120 @@
     block (type 3) (result i32 i64) ;; label = @1
       block (type 3) (result i32 i64) ;; label = @2
         block (result i32) ;; label = @3
-          block ;; label = @4
-            local.get 2
-            if ;; label = @5
-              global.get 2
-              i32.load 1 offset=4
-              local.set 4
-              local.get 2
-              i32.const 1
-              i32.sub
-              br_table 0 (;@5;) 1 (;@4;) 0 (;@5;)
-            end
-            i32.const 0
-            local.set 2
-            i32.const 0
-            i32.load 1
-            if ;; label = @5
-              i32.const 0
-              local.tee 4
-              local.set 5
-              i32.const 1
-              global.set 1
-              i32.const 0
-              i64.const 0
-              br 3 (;@2;)
-            end
-            i32.const 1
-            local.set 4
-          end
-          local.get 4
-          block (type 2) (param i32) (result i32) ;; label = @4
-            local.get 2
-            if (type 7) (param i32) ;; label = @5
-              drop
-            else
-              local.set 5
-            end
+          local.get 2
+          if (result i32) ;; label = @4
             block ;; label = @5
               local.get 2
               if ;; label = @6
                 global.get 2
-                i32.load 1 offset=8
-                local.set 5
+                i32.load 1 offset=4
+                local.set 4
                 local.get 2
-                i32.const 2
+                i32.const 1
                 i32.sub
-                br_table 1 (;@5;) 0 (;@6;)
+                br_table 0 (;@6;) 1 (;@5;) 0 (;@6;)
+              end
+              i32.const 0
+              local.set 2
+              i32.const 0
+              i32.load 1
+              if ;; label = @6
+                i32.const 0
+                local.tee 4
+                local.set 5
+                i32.const 1
+                global.set 1
+                i32.const 0
+                i64.const 0
+                br 4 (;@2;)
+              end
+              i32.const 1
+              local.set 4
+            end
+            local.get 4
+            block (type 2) (param i32) (result i32) ;; label = @5
+              local.get 2
+              if (type 7) (param i32) ;; label = @6
+                drop
+              else
+                local.set 5
+              end
+              block ;; label = @6
+                local.get 2
+                if ;; label = @7
+                  global.get 2
+                  i32.load 1 offset=8
+                  local.set 5
+                  local.get 2
+                  i32.const 2
+                  i32.sub
+                  br_table 1 (;@6;) 0 (;@7;)
+                end
+                local.get 5
+                local.get $x
+                i32.add
+                local.set 5
               end
               local.get 5
-              local.get $x
-              i32.add
-              local.set 5
-            end
-            local.get 5
-            i32.const 0
-            local.set 2
-            call $tick
-            global.get 1
-            if ;; label = @5
               i32.const 0
-              local.set $x
-              i32.const 1
-              i64.const 0
-              br 3 (;@2;)
+              local.set 2
+              call $tick
+              global.get 1
+              if ;; label = @6
+                i32.const 0
+                local.set $x
+                i32.const 1
+                i64.const 0
+                br 4 (;@2;)
+              end
+              i32.const 3
+              i32.mul
             end
-            i32.const 3
-            i32.mul
+          else
+            block ;; label = @5
+              i32.const 0
+              local.set 2
+              i32.const 0
+              i32.load 1
+              if ;; label = @6
+                i32.const 0
+                local.tee 4
+                local.set 5
+                i32.const 1
+                global.set 1
+                i32.const 0
+                i64.const 0
+                br 4 (;@2;)
+              end
+              i32.const 1
+              local.set 4
+            end
+            local.get 4
+            block (type 2) (param i32) (result i32) ;; label = @5
+              block (type 7) (param i32) ;; label = @6
+                local.set 5
+              end
+              block ;; label = @6
+                local.get 5
+                local.get $x
+                i32.add
+                local.set 5
+              end
+              local.get 5
+              i32.const 0
+              local.set 2
+              call $tick
+              global.get 1
+              if ;; label = @6
+                i32.const 0
+                local.set $x
+                i32.const 1
+                i64.const 0
+                br 4 (;@2;)
+              end
+              i32.const 3
+              i32.mul
+            end
           end
         end
         return
@@ -623,52 +866,92 @@
     block (type 3) (result i32 i64) ;; label = @1
       block (type 3) (result i32 i64) ;; label = @2
         block (result i32) ;; label = @3
-          block ;; label = @4
-            local.get 4
-            if ;; label = @5
-              global.get 2
-              v128.load 1
-              local.set $v
+          local.get 4
+          if (result i32) ;; label = @4
+            block ;; label = @5
               local.get 4
-              i32.const 1
-              i32.sub
-              br_table 0 (;@5;) 1 (;@4;) 0 (;@5;)
+              if ;; label = @6
+                global.get 2
+                v128.load 1
+                local.set $v
+                local.get 4
+                i32.const 1
+                i32.sub
+                br_table 0 (;@6;) 1 (;@5;) 0 (;@6;)
+              end
+              i32.const 0
+              local.set 4
+              i32.const 0
+              i32.load 1
+              if ;; label = @6
+                v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+                local.set $v
+                i32.const 1
+                global.set 1
+                i32.const 0
+                i64.const 0
+                br 4 (;@2;)
+              end
+              local.get $x
+              i32x4.splat
+              local.set $v
+              ref.func $pair_up
+              local.set $f
             end
             i32.const 0
             local.set 4
-            i32.const 0
-            i32.load 1
+            call $tick
+            global.get 1
             if ;; label = @5
-              v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
-              local.set $v
-              i32.const 1
-              global.set 1
               i32.const 0
+              local.set $x
+              i32.const 1
               i64.const 0
               br 3 (;@2;)
             end
-            local.get $x
-            i32x4.splat
-            local.set $v
-            ref.func $pair_up
-            local.set $f
-          end
-          i32.const 0
-          local.set 4
-          call $tick
-          global.get 1
-          if ;; label = @4
-            i32.const 0
-            local.set $x
             i32.const 1
-            i64.const 0
-            br 2 (;@2;)
+            local.get $f
+            table.set $t
+            local.get $v
+            i32x4.extract_lane 3
+          else
+            block ;; label = @5
+              i32.const 0
+              local.set 4
+              i32.const 0
+              i32.load 1
+              if ;; label = @6
+                v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+                local.set $v
+                i32.const 1
+                global.set 1
+                i32.const 0
+                i64.const 0
+                br 4 (;@2;)
+              end
+              local.get $x
+              i32x4.splat
+              local.set $v
+              ref.func $pair_up
+              local.set $f
+            end
+            i32.const 0
+            local.set 4
+            call $tick
+            global.get 1
+            if ;; label = @5
+              i32.const 0
+              local.set $x
+              i32.const 1
+              i64.const 0
+              br 3 (;@2;)
+            end
+            i32.const 1
+            local.get $f
+            table.set $t
+            local.get $v
+            i32x4.extract_lane 3
           end
-          i32.const 1
-          local.get $f
-          table.set $t
-          local.get $v
-          i32x4.extract_lane 3
         end
         return
       end
@@ -737,59 +1020,100 @@
     block (type 3) (result i32 i64) ;; label = @1
       block (type 3) (result i32 i64) ;; label = @2
         block (result i32) ;; label = @3
-          block ;; label = @4
-            local.get 2
-            if ;; label = @5
+          local.get 2
+          if (result i32) ;; label = @4
+            block ;; label = @5
               local.get 2
-              i32.const 1
-              i32.sub
-              br_table 0 (;@5;) 1 (;@4;) 0 (;@5;)
-            end
-            i32.const 0
-            local.set 2
-            i32.const 0
-            i32.load 1
-            if ;; label = @5
-              i32.const 0
-              local.set 4
-              i32.const 1
-              global.set 1
-              i32.const 0
-              i64.const 0
-              br 3 (;@2;)
-            end
-          end
-          block (result i32) ;; label = @4
-            block (result i32) ;; label = @5
-              block ;; label = @6
+              if ;; label = @6
                 local.get 2
-                if ;; label = @7
-                  global.get 2
-                  i32.load 1 offset=4
-                  local.set 4
-                  local.get 2
-                  i32.const 2
-                  i32.sub
-                  br_table 1 (;@6;) 0 (;@7;)
-                end
-                i32.const 10
-                local.set 4
+                i32.const 1
+                i32.sub
+                br_table 0 (;@6;) 1 (;@5;) 0 (;@6;)
               end
-              local.get 4
               i32.const 0
               local.set 2
-              call $tick
-              global.get 1
+              i32.const 0
+              i32.load 1
               if ;; label = @6
+                i32.const 0
+                local.set 4
                 i32.const 1
+                global.set 1
+                i32.const 0
                 i64.const 0
                 br 4 (;@2;)
               end
-              local.get $i
-              br_table 1 (;@4;) 0 (;@5;)
             end
-            i32.const 20
-            br 1 (;@3;)
+            block (result i32) ;; label = @5
+              block (result i32) ;; label = @6
+                block ;; label = @7
+                  local.get 2
+                  if ;; label = @8
+                    global.get 2
+                    i32.load 1 offset=4
+                    local.set 4
+                    local.get 2
+                    i32.const 2
+                    i32.sub
+                    br_table 1 (;@7;) 0 (;@8;)
+                  end
+                  i32.const 10
+                  local.set 4
+                end
+                local.get 4
+                i32.const 0
+                local.set 2
+                call $tick
+                global.get 1
+                if ;; label = @7
+                  i32.const 1
+                  i64.const 0
+                  br 5 (;@2;)
+                end
+                local.get $i
+                br_table 1 (;@5;) 0 (;@6;)
+              end
+              i32.const 20
+              br 2 (;@3;)
+            end
+          else
+            block ;; label = @5
+              i32.const 0
+              local.set 2
+              i32.const 0
+              i32.load 1
+              if ;; label = @6
+                i32.const 0
+                local.set 4
+                i32.const 1
+                global.set 1
+                i32.const 0
+                i64.const 0
+                br 4 (;@2;)
+              end
+            end
+            block (result i32) ;; label = @5
+              block (result i32) ;; label = @6
+                block ;; label = @7
+                  i32.const 10
+                  local.set 4
+                end
+                local.get 4
+                i32.const 0
+                local.set 2
+                call $tick
+                global.get 1
+                if ;; label = @7
+                  i32.const 1
+                  i64.const 0
+                  br 5 (;@2;)
+                end
+                local.get $i
+                br_table 1 (;@5;) 0 (;@6;)
+              end
+              i32.const 20
+              br 2 (;@3;)
+            end
           end
         end
         return
@@ -823,49 +1147,89 @@
     block (type 3) (result i32 i64) ;; label = @1
       block (type 3) (result i32 i64) ;; label = @2
         block ;; label = @3
-          block ;; label = @4
-            local.get 1
-            if ;; label = @5
+          local.get 1
+          if ;; label = @4
+            block ;; label = @5
               local.get 1
-              i32.const 1
-              i32.sub
-              br_table 0 (;@5;) 1 (;@4;) 0 (;@5;)
+              if ;; label = @6
+                local.get 1
+                i32.const 1
+                i32.sub
+                br_table 0 (;@6;) 1 (;@5;) 0 (;@6;)
+              end
+              i32.const 0
+              local.set 1
+              i32.const 0
+              i32.load 1
+              if ;; label = @6
+                i32.const 1
+                global.set 1
+                i32.const 0
+                i64.const 0
+                br 4 (;@2;)
+              end
             end
             i32.const 0
             local.set 1
-            i32.const 0
-            i32.load 1
+            call $tick
+            global.get 1
             if ;; label = @5
               i32.const 1
-              global.set 1
-              i32.const 0
               i64.const 0
               br 3 (;@2;)
             end
+            i32.const 0
+            i32.const 0
+            i32.const 5
+            memory.init $d
+            data.drop $d
+            global.get 4
+            i64.const 1
+            i64.or
+            global.set 4
+            elem.drop $e
+            global.get 4
+            i64.const 2
+            i64.or
+            global.set 4
+          else
+            block ;; label = @5
+              i32.const 0
+              local.set 1
+              i32.const 0
+              i32.load 1
+              if ;; label = @6
+                i32.const 1
+                global.set 1
+                i32.const 0
+                i64.const 0
+                br 4 (;@2;)
+              end
+            end
+            i32.const 0
+            local.set 1
+            call $tick
+            global.get 1
+            if ;; label = @5
+              i32.const 1
+              i64.const 0
+              br 3 (;@2;)
+            end
+            i32.const 0
+            i32.const 0
+            i32.const 5
+            memory.init $d
+            data.drop $d
+            global.get 4
+            i64.const 1
+            i64.or
+            global.set 4
+            elem.drop $e
+            global.get 4
+            i64.const 2
+            i64.or
+            global.set 4
           end
-          i32.const 0
-          local.set 1
-          call $tick
-          global.get 1
-          if ;; label = @4
-            i32.const 1
-            i64.const 0
-            br 2 (;@2;)
-          end
-          i32.const 0
-          i32.const 0
-          i32.const 5
-          memory.init $d
-          data.drop $d
-          global.get 4
-          i64.const 1
-          i64.or
-          global.set 4
-          elem.drop $e
-          global.get 4
-          i64.const 2
-          i64.or
-          global.set 4
         end
         return
       end
@@ -900,89 +1264,151 @@
     block (type 3) (result i32 i64) ;; label = @1
       block (type 3) (result i32 i64) ;; label = @2
         block (result i32) ;; label = @3
-          block ;; label = @4
-            local.get 2
-            if ;; label = @5
-              local.get 2
-              i32.const 1
-              i32.sub
-              br_table 0 (;@5;) 1 (;@4;) 1 (;@4;) 0 (;@5;)
-            end
-            i32.const 0
-            local.set 2
-            i32.const 0
-            i32.load 1
-            if ;; label = @5
-              i32.const 0
-              local.tee 4
-              local.set 5
-              i32.const 1
-              global.set 1
-              i32.const 0
-              i64.const 0
-              br 3 (;@2;)
-            end
-          end
-          block (result i32) ;; label = @4
+          local.get 2
+          if (result i32) ;; label = @4
             block ;; label = @5
               local.get 2
               if ;; label = @6
-                global.get 2
-                i32.load 1 offset=4
-                local.set 4
                 local.get 2
-                i32.const 2
+                i32.const 1
                 i32.sub
-                br_table 1 (;@5;) 1 (;@5;) 0 (;@6;)
+                br_table 0 (;@6;) 1 (;@5;) 1 (;@5;) 0 (;@6;)
               end
-              local.get $c
-              local.set 4
+              i32.const 0
+              local.set 2
+              i32.const 0
+              i32.load 1
+              if ;; label = @6
+                i32.const 0
+                local.tee 4
+                local.set 5
+                i32.const 1
+                global.set 1
+                i32.const 0
+                i64.const 0
+                br 4 (;@2;)
+              end
             end
-            local.get 4
-            if (result i32) ;; label = @5
-              i32.const 1
-              br 1 (;@4;)
-            else
+            block (result i32) ;; label = @5
               block ;; label = @6
                 local.get 2
                 if ;; label = @7
                   global.get 2
-                  i32.load 1 offset=8
-                  local.set 5
+                  i32.load 1 offset=4
+                  local.set 4
                   local.get 2
                   i32.const 2
                   i32.sub
-                  br_table 0 (;@7;) 1 (;@6;) 0 (;@7;)
+                  br_table 1 (;@6;) 1 (;@6;) 0 (;@7;)
                 end
+                local.get $c
+                local.set 4
+              end
+              local.get 4
+              if (result i32) ;; label = @6
+                i32.const 1
+                br 1 (;@5;)
+              else
+                block ;; label = @7
+                  local.get 2
+                  if ;; label = @8
+                    global.get 2
+                    i32.load 1 offset=8
+                    local.set 5
+                    local.get 2
+                    i32.const 2
+                    i32.sub
+                    br_table 0 (;@8;) 1 (;@7;) 0 (;@8;)
+                  end
+                  i32.const 0
+                  local.set 2
+                  call $tick
+                  global.get 1
+                  if ;; label = @8
+                    i32.const 0
+                    local.tee $c
+                    local.set 5
+                    i32.const 1
+                    i64.const 0
+                    br 6 (;@2;)
+                  end
+                  i32.const 5
+                  local.set 5
+                end
+                local.get 5
                 i32.const 0
                 local.set 2
                 call $tick
                 global.get 1
                 if ;; label = @7
                   i32.const 0
-                  local.tee $c
-                  local.set 5
-                  i32.const 1
+                  local.set $c
+                  i32.const 2
                   i64.const 0
                   br 5 (;@2;)
                 end
-                i32.const 5
-                local.set 5
+                i32.const 6
+                i32.add
               end
-              local.get 5
+            end
+          else
+            block ;; label = @5
               i32.const 0
               local.set 2
-              call $tick
-              global.get 1
+              i32.const 0
+              i32.load 1
               if ;; label = @6
                 i32.const 0
-                local.set $c
-                i32.const 2
+                local.tee 4
+                local.set 5
+                i32.const 1
+                global.set 1
+                i32.const 0
                 i64.const 0
                 br 4 (;@2;)
               end
-              i32.const 6
-              i32.add
+            end
+            block (result i32) ;; label = @5
+              block ;; label = @6
+                local.get $c
+                local.set 4
+              end
+              local.get 4
+              if (result i32) ;; label = @6
+                i32.const 1
+                br 1 (;@5;)
+              else
+                block ;; label = @7
+                  i32.const 0
+                  local.set 2
+                  call $tick
+                  global.get 1
+                  if ;; label = @8
+                    i32.const 0
+                    local.tee $c
+                    local.set 5
+                    i32.const 1
+                    i64.const 0
+                    br 6 (;@2;)
+                  end
+                  i32.const 5
+                  local.set 5
+                end
+                local.get 5
+                i32.const 0
+                local.set 2
+                call $tick
+                global.get 1
+                if ;; label = @7
+                  i32.const 0
+                  local.set $c
+                  i32.const 2
+                  i64.const 0
+                  br 5 (;@2;)
+                end
+                i32.const 6
+                i32.add
+              end
             end
           end
         end

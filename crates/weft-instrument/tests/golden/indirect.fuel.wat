@@ -46,38 +46,67 @@
     block (type 2) (result i32 i64) ;; label = @1
       block (type 2) (result i32 i64) ;; label = @2
         block (result i32) ;; label = @3
-          block ;; label = @4
-            local.get 1
-            if ;; label = @5
+          local.get 1
+          if (result i32) ;; label = @4
+            block ;; label = @5
               local.get 1
-              i32.const 1
-              i32.sub
-              br_table 1 (;@4;) 0 (;@5;)
-            end
-            i32.const 0
-            i32.const 1
-            i32.store
-          end
-          loop ;; label = @4
-            i32.const 0
-            local.set 1
-            local.get 0
-            i64.const 0
-            i64.sub
-            local.tee 0
-            i64.const 0
-            i64.lt_s
-            if ;; label = @5
-              local.get 0
-              global.set 1
-              i32.const 1
-              global.set 0
+              if ;; label = @6
+                local.get 1
+                i32.const 1
+                i32.sub
+                br_table 1 (;@5;) 0 (;@6;)
+              end
               i32.const 0
-              i64.const 0
-              br 4 (;@1;)
+              i32.const 1
+              i32.store
             end
+            loop ;; label = @5
+              i32.const 0
+              local.set 1
+              local.get 0
+              i64.const 0
+              i64.sub
+              local.tee 0
+              i64.const 0
+              i64.lt_s
+              if ;; label = @6
+                local.get 0
+                global.set 1
+                i32.const 1
+                global.set 0
+                i32.const 0
+                i64.const 0
+                br 5 (;@1;)
+              end
+            end
+            i32.const 10
+          else
+            block ;; label = @5
+              i32.const 0
+              i32.const 1
+              i32.store
+            end
+            loop ;; label = @5
+              i32.const 0
+              local.set 1
+              local.get 0
+              i64.const 0
+              i64.sub
+              local.tee 0
+              i64.const 0
+              i64.lt_s
+              if ;; label = @6
+                local.get 0
+                global.set 1
+                i32.const 1
+                global.set 0
+                i32.const 0
+                i64.const 0
+                br 5 (;@1;)
+              end
+            end
+            i32.const 10
           end
-          i32.const 10
         end
         local.get 0
         global.set 1
@@ -121,57 +150,103 @@
     block (type 2) (result i32 i64) ;; label = @1
       block (type 2) (result i32 i64) ;; label = @2
         block (result i32) ;; label = @3
-          block ;; label = @4
-            local.get 2
-            if ;; label = @5
-              global.get 2
-              i32.load 1 offset=4
-              local.set 4
+          local.get 2
+          if (result i32) ;; label = @4
+            block ;; label = @5
               local.get 2
-              i32.const 1
-              i32.sub
-              br_table 0 (;@5;) 1 (;@4;) 0 (;@5;)
+              if ;; label = @6
+                global.get 2
+                i32.load 1 offset=4
+                local.set 4
+                local.get 2
+                i32.const 1
+                i32.sub
+                br_table 0 (;@6;) 1 (;@5;) 0 (;@6;)
+              end
+              i32.const 0
+              local.set 2
+              local.get 1
+              i64.const 6
+              i64.sub
+              local.tee 1
+              i64.const 0
+              i64.lt_s
+              if ;; label = @6
+                i32.const 0
+                local.tee 0
+                local.set 4
+                i32.const 1
+                global.set 0
+                i32.const 0
+                i64.const 6
+                br 4 (;@2;)
+              end
+              i32.const 0
+              i32.const 0
+              i32.store
+              i32.const 0
+              i32.load
+              local.set 4
             end
+            local.get 4
             i32.const 0
             local.set 2
             local.get 1
-            i64.const 6
-            i64.sub
-            local.tee 1
-            i64.const 0
-            i64.lt_s
+            global.set 1
+            call_indirect (type $t)
+            global.get 1
+            local.set 1
+            global.get 0
             if ;; label = @5
               i32.const 0
-              local.tee 0
-              local.set 4
+              local.set 0
               i32.const 1
-              global.set 0
-              i32.const 0
-              i64.const 6
+              i64.const 0
               br 3 (;@2;)
             end
+          else
+            block ;; label = @5
+              i32.const 0
+              local.set 2
+              local.get 1
+              i64.const 6
+              i64.sub
+              local.tee 1
+              i64.const 0
+              i64.lt_s
+              if ;; label = @6
+                i32.const 0
+                local.tee 0
+                local.set 4
+                i32.const 1
+                global.set 0
+                i32.const 0
+                i64.const 6
+                br 4 (;@2;)
+              end
+              i32.const 0
+              i32.const 0
+              i32.store
+              i32.const 0
+              i32.load
+              local.set 4
+            end
+            local.get 4
             i32.const 0
-            i32.const 0
-            i32.store
-            i32.const 0
-            i32.load
-            local.set 4
-          end
-          local.get 4
-          i32.const 0
-          local.set 2
-          local.get 1
-          global.set 1
-          call_indirect (type $t)
-          global.get 1
-          local.set 1
-          global.get 0
-          if ;; label = @4
-            i32.const 0
-            local.set 0
-            i32.const 1
-            i64.const 0
-            br 2 (;@2;)
+            local.set 2
+            local.get 1
+            global.set 1
+            call_indirect (type $t)
+            global.get 1
+            local.set 1
+            global.get 0
+            if ;; label = @5
+              i32.const 0
+              local.set 0
+              i32.const 1
+              i64.const 0
+              br 3 (;@2;)
+            end
           end
         end
         local.get 1

@@ -88,133 +88,304 @@
     block (type 1) (result i32 i64) ;; label = @1
       block (type 1) (result i32 i64) ;; label = @2
         block (result i32) ;; label = @3
-          block ;; label = @4
-            local.get 4
-            if ;; label = @5
-              local.get 4
-              i32.const 1
-              i32.sub
-              br_table 0 (;@5;) 1 (;@4;) 1 (;@4;) 1 (;@4;) 0 (;@5;)
-            end
-            i32.const 0
-            local.set 4
-            i32.const 0
-            i32.load
-            if ;; label = @5
-              i32.const 0
-              local.tee $i
-              local.set 6
-              i32.const 1
-              global.set 0
-              i32.const 0
-              i64.const 0
-              br 3 (;@2;)
-            end
-          end
-          block (result i32) ;; label = @4
+          local.get 4
+          if (result i32) ;; label = @4
             block ;; label = @5
               local.get 4
               if ;; label = @6
-                global.get 1
-                i32.load offset=8
-                local.set $acc
-                global.get 1
-                i32.load offset=12
-                local.set 6
                 local.get 4
-                i32.const 2
-                i32.sub
-                br_table 0 (;@6;) 0 (;@6;) 1 (;@5;) 0 (;@6;)
-              end
-              loop ;; label = @6
-                block ;; label = @7
-                  local.get 4
-                  if ;; label = @8
-                    global.get 1
-                    i32.load offset=4
-                    local.set $i
-                    local.get 4
-                    i32.const 2
-                    i32.sub
-                    br_table 0 (;@8;) 1 (;@7;) 0 (;@8;)
-                  end
-                  i32.const 0
-                  local.set 4
-                  i32.const 0
-                  i32.load
-                  if ;; label = @8
-                    global.get 1
-                    local.get $n
-                    i32.store
-                    global.get 1
-                    local.get $acc
-                    i32.store offset=8
-                    i32.const 1
-                    global.set 0
-                    i32.const 1
-                    i64.const 0
-                    br 7 (;@1;)
-                  end
-                  i32.const 0
-                  local.set $i
-                end
-                loop ;; label = @7
-                  i32.const 0
-                  local.set 4
-                  i32.const 0
-                  i32.load
-                  if ;; label = @8
-                    global.get 1
-                    local.get $n
-                    i32.store
-                    global.get 1
-                    local.get $i
-                    i32.store offset=4
-                    global.get 1
-                    local.get $acc
-                    i32.store offset=8
-                    i32.const 1
-                    global.set 0
-                    i32.const 2
-                    i64.const 0
-                    br 7 (;@1;)
-                  end
-                  local.get $acc
-                  local.get $i
-                  i32.add
-                  local.set $acc
-                  local.get $i
-                  i32.const 1
-                  i32.add
-                  local.tee $i
-                  i32.const 3
-                  i32.lt_u
-                  br_if 0 (;@7;)
-                end
-                local.get $n
                 i32.const 1
                 i32.sub
-                local.tee $n
-                br_if 0 (;@6;)
+                br_table 0 (;@6;) 1 (;@5;) 1 (;@5;) 1 (;@5;) 0 (;@6;)
               end
-              i32.const 100
-              local.set 6
-            end
-            local.get 6
-            local.get $acc
-            i32.const 0
-            local.set 4
-            call $h
-            global.get 0
-            if ;; label = @5
               i32.const 0
-              local.tee $n
-              local.set $i
-              i32.const 3
-              i64.const 0
-              br 3 (;@2;)
+              local.set 4
+              i32.const 0
+              i32.load
+              if ;; label = @6
+                i32.const 0
+                local.tee $i
+                local.set 6
+                i32.const 1
+                global.set 0
+                i32.const 0
+                i64.const 0
+                br 4 (;@2;)
+              end
             end
-            i32.add
+            block (result i32) ;; label = @5
+              block ;; label = @6
+                local.get 4
+                if ;; label = @7
+                  global.get 1
+                  i32.load offset=8
+                  local.set $acc
+                  global.get 1
+                  i32.load offset=12
+                  local.set 6
+                  local.get 4
+                  i32.const 2
+                  i32.sub
+                  br_table 0 (;@7;) 0 (;@7;) 1 (;@6;) 0 (;@7;)
+                end
+                block ;; label = @7
+                  block ;; label = @8
+                    loop ;; label = @9
+                      local.get 4
+                      i32.eqz
+                      br_if 1 (;@8;)
+                      block ;; label = @10
+                        local.get 4
+                        if ;; label = @11
+                          global.get 1
+                          i32.load offset=4
+                          local.set $i
+                          local.get 4
+                          i32.const 2
+                          i32.sub
+                          br_table 0 (;@11;) 1 (;@10;) 0 (;@11;)
+                        end
+                        i32.const 0
+                        local.set 4
+                        i32.const 0
+                        i32.load
+                        if ;; label = @11
+                          global.get 1
+                          local.get $n
+                          i32.store
+                          global.get 1
+                          local.get $acc
+                          i32.store offset=8
+                          i32.const 1
+                          global.set 0
+                          i32.const 1
+                          i64.const 0
+                          br 10 (;@1;)
+                        end
+                        i32.const 0
+                        local.set $i
+                      end
+                      loop ;; label = @10
+                        i32.const 0
+                        local.set 4
+                        i32.const 0
+                        i32.load
+                        if ;; label = @11
+                          global.get 1
+                          local.get $n
+                          i32.store
+                          global.get 1
+                          local.get $i
+                          i32.store offset=4
+                          global.get 1
+                          local.get $acc
+                          i32.store offset=8
+                          i32.const 1
+                          global.set 0
+                          i32.const 2
+                          i64.const 0
+                          br 10 (;@1;)
+                        end
+                        local.get $acc
+                        local.get $i
+                        i32.add
+                        local.set $acc
+                        local.get $i
+                        i32.const 1
+                        i32.add
+                        local.tee $i
+                        i32.const 3
+                        i32.lt_u
+                        br_if 0 (;@10;)
+                      end
+                      local.get $n
+                      i32.const 1
+                      i32.sub
+                      local.tee $n
+                      br_if 0 (;@9;)
+                    end
+                    br 1 (;@7;)
+                  end
+                  loop ;; label = @8
+                    block ;; label = @9
+                      i32.const 0
+                      local.set 4
+                      i32.const 0
+                      i32.load
+                      if ;; label = @10
+                        global.get 1
+                        local.get $n
+                        i32.store
+                        global.get 1
+                        local.get $acc
+                        i32.store offset=8
+                        i32.const 1
+                        global.set 0
+                        i32.const 1
+                        i64.const 0
+                        br 9 (;@1;)
+                      end
+                      i32.const 0
+                      local.set $i
+                    end
+                    loop ;; label = @9
+                      i32.const 0
+                      local.set 4
+                      i32.const 0
+                      i32.load
+                      if ;; label = @10
+                        global.get 1
+                        local.get $n
+                        i32.store
+                        global.get 1
+                        local.get $i
+                        i32.store offset=4
+                        global.get 1
+                        local.get $acc
+                        i32.store offset=8
+                        i32.const 1
+                        global.set 0
+                        i32.const 2
+                        i64.const 0
+                        br 9 (;@1;)
+                      end
+                      local.get $acc
+                      local.get $i
+                      i32.add
+                      local.set $acc
+                      local.get $i
+                      i32.const 1
+                      i32.add
+                      local.tee $i
+                      i32.const 3
+                      i32.lt_u
+                      br_if 0 (;@9;)
+                    end
+                    local.get $n
+                    i32.const 1
+                    i32.sub
+                    local.tee $n
+                    br_if 0 (;@8;)
+                  end
+                end
+                i32.const 100
+                local.set 6
+              end
+              local.get 6
+              local.get $acc
+              i32.const 0
+              local.set 4
+              call $h
+              global.get 0
+              if ;; label = @6
+                i32.const 0
+                local.tee $n
+                local.set $i
+                i32.const 3
+                i64.const 0
+                br 4 (;@2;)
+              end
+              i32.add
+            end
+          else
+            block ;; label = @5
+              i32.const 0
+              local.set 4
+              i32.const 0
+              i32.load
+              if ;; label = @6
+                i32.const 0
+                local.tee $i
+                local.set 6
+                i32.const 1
+                global.set 0
+                i32.const 0
+                i64.const 0
+                br 4 (;@2;)
+              end
+            end
+            block (result i32) ;; label = @5
+              block ;; label = @6
+                loop ;; label = @7
+                  block ;; label = @8
+                    i32.const 0
+                    local.set 4
+                    i32.const 0
+                    i32.load
+                    if ;; label = @9
+                      global.get 1
+                      local.get $n
+                      i32.store
+                      global.get 1
+                      local.get $acc
+                      i32.store offset=8
+                      i32.const 1
+                      global.set 0
+                      i32.const 1
+                      i64.const 0
+                      br 8 (;@1;)
+                    end
+                    i32.const 0
+                    local.set $i
+                  end
+                  loop ;; label = @8
+                    i32.const 0
+                    local.set 4
+                    i32.const 0
+                    i32.load
+                    if ;; label = @9
+                      global.get 1
+                      local.get $n
+                      i32.store
+                      global.get 1
+                      local.get $i
+                      i32.store offset=4
+                      global.get 1
+                      local.get $acc
+                      i32.store offset=8
+                      i32.const 1
+                      global.set 0
+                      i32.const 2
+                      i64.const 0
+                      br 8 (;@1;)
+                    end
+                    local.get $acc
+                    local.get $i
+                    i32.add
+                    local.set $acc
+                    local.get $i
+                    i32.const 1
+                    i32.add
+                    local.tee $i
+                    i32.const 3
+                    i32.lt_u
+                    br_if 0 (;@8;)
+                  end
+                  local.get $n
+                  i32.const 1
+                  i32.sub
+                  local.tee $n
+                  br_if 0 (;@7;)
+                end
+                i32.const 100
+                local.set 6
+              end
+              local.get 6
+              local.get $acc
+              i32.const 0
+              local.set 4
+              call $h
+              global.get 0
+              if ;; label = @6
+                i32.const 0
+                local.tee $n
+                local.set $i
+                i32.const 3
+                i64.const 0
+                br 4 (;@2;)
+              end
+              i32.add
+            end
           end
         end
         return

@@ -148,88 +148,169 @@
                 i32.sub
                 br_table 0 (;@6;) 0 (;@6;) 1 (;@5;) 0 (;@6;)
               end
-              loop ;; label = @6
+              block ;; label = @6
                 block ;; label = @7
-                  local.get 4
-                  if ;; label = @8
-                    global.get 2
-                    i32.load offset=4
-                    local.set $i
+                  loop ;; label = @8
                     local.get 4
-                    i32.const 2
-                    i32.sub
-                    br_table 0 (;@8;) 1 (;@7;) 0 (;@8;)
-                  end
-                  i32.const 0
-                  local.set 4
-                  local.get 3
-                  i64.const 7
-                  i64.sub
-                  local.set 3
-                  i32.const 0
-                  i32.load
-                  if ;; label = @8
-                    local.get 3
-                    global.set 1
-                    global.get 2
+                    i32.eqz
+                    br_if 1 (;@7;)
+                    block ;; label = @9
+                      local.get 4
+                      if ;; label = @10
+                        global.get 2
+                        i32.load offset=4
+                        local.set $i
+                        local.get 4
+                        i32.const 2
+                        i32.sub
+                        br_table 0 (;@10;) 1 (;@9;) 0 (;@10;)
+                      end
+                      i32.const 0
+                      local.set 4
+                      local.get 3
+                      i64.const 7
+                      i64.sub
+                      local.set 3
+                      i32.const 0
+                      i32.load
+                      if ;; label = @10
+                        local.get 3
+                        global.set 1
+                        global.get 2
+                        local.get $n
+                        i32.store
+                        global.get 2
+                        local.get $acc
+                        i32.store offset=8
+                        i32.const 1
+                        global.set 0
+                        i32.const 1
+                        i64.const 7
+                        br 9 (;@1;)
+                      end
+                      i32.const 0
+                      local.set $i
+                    end
+                    loop ;; label = @9
+                      i32.const 0
+                      local.set 4
+                      local.get 3
+                      i64.const 11
+                      i64.sub
+                      local.set 3
+                      i32.const 0
+                      i32.load
+                      if ;; label = @10
+                        local.get 3
+                        global.set 1
+                        global.get 2
+                        local.get $n
+                        i32.store
+                        global.get 2
+                        local.get $i
+                        i32.store offset=4
+                        global.get 2
+                        local.get $acc
+                        i32.store offset=8
+                        i32.const 1
+                        global.set 0
+                        i32.const 2
+                        i64.const 11
+                        br 9 (;@1;)
+                      end
+                      local.get $acc
+                      local.get $i
+                      i32.add
+                      local.set $acc
+                      local.get $i
+                      i32.const 1
+                      i32.add
+                      local.tee $i
+                      i32.const 3
+                      i32.lt_u
+                      br_if 0 (;@9;)
+                    end
                     local.get $n
-                    i32.store
-                    global.get 2
-                    local.get $acc
-                    i32.store offset=8
                     i32.const 1
-                    global.set 0
-                    i32.const 1
-                    i64.const 7
-                    br 7 (;@1;)
+                    i32.sub
+                    local.tee $n
+                    br_if 0 (;@8;)
                   end
-                  i32.const 0
-                  local.set $i
+                  br 1 (;@6;)
                 end
                 loop ;; label = @7
-                  i32.const 0
-                  local.set 4
-                  local.get 3
-                  i64.const 11
-                  i64.sub
-                  local.set 3
-                  i32.const 0
-                  i32.load
-                  if ;; label = @8
+                  block ;; label = @8
+                    i32.const 0
+                    local.set 4
                     local.get 3
-                    global.set 1
-                    global.get 2
-                    local.get $n
-                    i32.store
-                    global.get 2
-                    local.get $i
-                    i32.store offset=4
-                    global.get 2
-                    local.get $acc
-                    i32.store offset=8
-                    i32.const 1
-                    global.set 0
-                    i32.const 2
-                    i64.const 11
-                    br 7 (;@1;)
+                    i64.const 7
+                    i64.sub
+                    local.set 3
+                    i32.const 0
+                    i32.load
+                    if ;; label = @9
+                      local.get 3
+                      global.set 1
+                      global.get 2
+                      local.get $n
+                      i32.store
+                      global.get 2
+                      local.get $acc
+                      i32.store offset=8
+                      i32.const 1
+                      global.set 0
+                      i32.const 1
+                      i64.const 7
+                      br 8 (;@1;)
+                    end
+                    i32.const 0
+                    local.set $i
                   end
-                  local.get $acc
-                  local.get $i
-                  i32.add
-                  local.set $acc
-                  local.get $i
+                  loop ;; label = @8
+                    i32.const 0
+                    local.set 4
+                    local.get 3
+                    i64.const 11
+                    i64.sub
+                    local.set 3
+                    i32.const 0
+                    i32.load
+                    if ;; label = @9
+                      local.get 3
+                      global.set 1
+                      global.get 2
+                      local.get $n
+                      i32.store
+                      global.get 2
+                      local.get $i
+                      i32.store offset=4
+                      global.get 2
+                      local.get $acc
+                      i32.store offset=8
+                      i32.const 1
+                      global.set 0
+                      i32.const 2
+                      i64.const 11
+                      br 8 (;@1;)
+                    end
+                    local.get $acc
+                    local.get $i
+                    i32.add
+                    local.set $acc
+                    local.get $i
+                    i32.const 1
+                    i32.add
+                    local.tee $i
+                    i32.const 3
+                    i32.lt_u
+                    br_if 0 (;@8;)
+                  end
+                  local.get $n
                   i32.const 1
-                  i32.add
-                  local.tee $i
-                  i32.const 3
-                  i32.lt_u
+                  i32.sub
+                  local.tee $n
                   br_if 0 (;@7;)
                 end
-                local.get $n
-                i32.const 1
-                i32.sub
-                local.tee $n
-                br_if 0 (;@6;)
               end
               i32.const 100
               local.set 6
