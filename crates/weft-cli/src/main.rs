@@ -40,6 +40,10 @@ enum Command {
         /// In flag mode, also count fuel for accounting.
         #[arg(long)]
         count_fuel: bool,
+        /// What gets a second copy without rewind dispatches: more code
+        /// that runs faster.
+        #[arg(long, value_enum, default_value_t = Copies::All)]
+        copies: Copies,
         /// Print a summary as JSON on stdout.
         #[arg(long)]
         json: bool,
@@ -100,6 +104,17 @@ enum Mode {
     Flag,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum Copies {
+    /// One copy of everything: the smallest code.
+    None,
+    /// Loops that a rewind can enter in the middle, and functions without
+    /// loops.
+    Loops,
+    /// Also every other function with a rewind dispatch: the fastest code.
+    All,
+}
+
 /// Reads a module from a `.wasm` or `.wat` file, or builds it from a source
 /// file (through the cache of `weft compile`).
 pub(crate) fn read_module(path: &Path) -> Result<Vec<u8>> {
@@ -154,13 +169,19 @@ fn run(cli: Cli) -> Result<i32> {
             output,
             mode,
             count_fuel,
+            copies,
             json,
         } => {
             let wasm = read_module(&input)?;
             let config = match mode {
                 Mode::Fuel => weft_instrument::Config::fuel(),
                 Mode::Flag => weft_instrument::Config::flag(count_fuel),
-            };
+            }
+            .with_copies(match copies {
+                Copies::None => weft_instrument::Copies::None,
+                Copies::Loops => weft_instrument::Copies::Loops,
+                Copies::All => weft_instrument::Copies::All,
+            });
             let out = weft_instrument::instrument(&wasm, &config)
                 .with_context(|| format!("cannot instrument {}", input.display()))?;
             let bytes = if output.extension().is_some_and(|e| e == "wat") {
