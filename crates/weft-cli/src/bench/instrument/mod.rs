@@ -2,7 +2,7 @@
 //! never preempted.
 //!
 //! Every C program of a directory is compiled to a WASI command module and
-//! run, in one process and interleaved, in seven configurations:
+//! run, in one process and interleaved, in nine configurations:
 //!
 //! | configuration | module | engine |
 //! |---|---|---|
@@ -10,6 +10,8 @@
 //! | weft fuel | instrumented with [`weft_instrument::Config::fuel`] (fuel stays at its initial maximum) | plain |
 //! | weft flag | instrumented with [`weft_instrument::Config::flag`]`(false)` (the flag is never set) | plain |
 //! | weft flag+count | instrumented with [`weft_instrument::Config::flag`]`(true)`: flag checks that also count fuel exactly, never yielding on it (the flag is never set) | plain |
+//! | weft flag loops | as weft flag, with [`weft_instrument::Copies::Loops`] | plain |
+//! | weft flag compact | as weft flag, with [`weft_instrument::Copies::None`]: one copy of all code | plain |
 //! | wasmtime fuel | as compiled | `consume_fuel`, store fuel `u64::MAX` |
 //! | wasmtime epoch | as compiled | `epoch_interruption`, deadline never reached |
 //! | asyncify | `wasm-opt --asyncify -O2`, never unwound | plain |
@@ -83,13 +85,15 @@ pub(crate) enum Variant {
     WeftFuel,
     WeftFlag,
     WeftFlagCount,
+    WeftFlagLoops,
+    WeftFlagCompact,
     WasmtimeFuel,
     WasmtimeEpoch,
     Asyncify,
 }
 
 /// The number of [`Variant`]s.
-pub(crate) const VARIANTS: usize = 7;
+pub(crate) const VARIANTS: usize = 9;
 
 impl Variant {
     pub(crate) const ALL: [Variant; VARIANTS] = [
@@ -97,6 +101,8 @@ impl Variant {
         Variant::WeftFuel,
         Variant::WeftFlag,
         Variant::WeftFlagCount,
+        Variant::WeftFlagLoops,
+        Variant::WeftFlagCompact,
         Variant::WasmtimeFuel,
         Variant::WasmtimeEpoch,
         Variant::Asyncify,
@@ -114,6 +120,8 @@ impl Variant {
             Variant::WeftFuel => "weft fuel",
             Variant::WeftFlag => "weft flag",
             Variant::WeftFlagCount => "weft flag+count",
+            Variant::WeftFlagLoops => "weft flag loops",
+            Variant::WeftFlagCompact => "weft flag compact",
             Variant::WasmtimeFuel => "wasmtime fuel",
             Variant::WasmtimeEpoch => "wasmtime epoch",
             Variant::Asyncify => "asyncify",
@@ -127,6 +135,8 @@ impl Variant {
             Variant::WeftFuel => "weft_fuel",
             Variant::WeftFlag => "weft_flag",
             Variant::WeftFlagCount => "weft_flag_count",
+            Variant::WeftFlagLoops => "weft_flag_loops",
+            Variant::WeftFlagCompact => "weft_flag_compact",
             Variant::WasmtimeFuel => "wasmtime_fuel",
             Variant::WasmtimeEpoch => "wasmtime_epoch",
             Variant::Asyncify => "asyncify",
@@ -145,6 +155,12 @@ impl Variant {
             Variant::WeftFuel => Some(weft_instrument::Config::fuel()),
             Variant::WeftFlag => Some(weft_instrument::Config::flag(false)),
             Variant::WeftFlagCount => Some(weft_instrument::Config::flag(true)),
+            Variant::WeftFlagLoops => Some(
+                weft_instrument::Config::flag(false).with_copies(weft_instrument::Copies::Loops),
+            ),
+            Variant::WeftFlagCompact => Some(
+                weft_instrument::Config::flag(false).with_copies(weft_instrument::Copies::None),
+            ),
             Variant::Original
             | Variant::WasmtimeFuel
             | Variant::WasmtimeEpoch

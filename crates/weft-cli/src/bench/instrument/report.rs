@@ -251,7 +251,13 @@ fn verdict(measurements: &[Measurement]) -> String {
     let mut out = format!(
         "goals: time geomean <= {TIME_GOAL:.2}x and below both Wasmtime mechanisms; wasm code geomean <= {CODE_GOAL:.2}x\n"
     );
-    let weft = [Variant::WeftFuel, Variant::WeftFlag, Variant::WeftFlagCount];
+    let weft = [
+        Variant::WeftFuel,
+        Variant::WeftFlag,
+        Variant::WeftFlagCount,
+        Variant::WeftFlagLoops,
+        Variant::WeftFlagCompact,
+    ];
     let width = weft.iter().map(|v| v.label().len()).max().unwrap_or(0);
     for variant in weft {
         let g = geomeans(measurements, variant);
