@@ -63,6 +63,11 @@ impl DrivePlan {
             2 => weft_instrument::Config::flag(true),
             _ => weft_instrument::Config::flag(false),
         };
+        let config = config.with_copies(match rng.random_range(0..4) {
+            0 => weft_instrument::Copies::None,
+            1 => weft_instrument::Copies::Loops,
+            _ => weft_instrument::Copies::All,
+        });
         let slices = match rng.random_range(0..10) {
             0 => SlicePolicy::Fixed(rng.random_range(1..=10)),
             1 | 2 => SlicePolicy::Uniform(1000),
