@@ -276,8 +276,8 @@ impl Runtime {
         if let Some(module) = self.lock_modules().get(&id) {
             return Ok(module.clone());
         }
-        self.instrument_and_link(id, wasm, instrumentation, |id, instrumented| {
-            self.compile(id, instrumented)
+        self.instrument_and_link(id, wasm, instrumentation, |instrumented| {
+            self.compile(instrumented)
         })
     }
 
@@ -288,10 +288,10 @@ impl Runtime {
         id: ModuleId,
         wasm: &[u8],
         instrumentation: &weft_instrument::Config,
-        code: impl FnOnce(&ModuleId, &[u8]) -> Result<Module>,
+        code: impl FnOnce(&[u8]) -> Result<Module>,
     ) -> Result<Arc<ScriptModule>> {
         let instrumented = weft_instrument::instrument(wasm, instrumentation)?;
-        let compiled = code(&id, &instrumented.wasm)?;
+        let compiled = code(&instrumented.wasm)?;
         let module = Arc::new(ScriptModule::new(
             id.clone(),
             wasm,
@@ -364,12 +364,12 @@ impl Runtime {
                 code.instrumentation, id.instrumentation
             )));
         }
-        self.instrument_and_link(id, wasm, instrumentation, |id, _| {
+        self.instrument_and_link(id, wasm, instrumentation, |instrumented| {
             // SAFETY: the caller vouches for the code (see above); Wasmtime
             // also checks its header against this engine.
             let compiled = unsafe { Module::deserialize(&self.engine, &code.code) }
                 .map_err(|e| Error::Incompatible(format!("the code does not load here: {e:#}")))?;
-            if let Some(path) = self.cache_path(id)
+            if let Some(path) = self.cache_path(instrumented)
                 && let Err(e) = self.store_cached(&path, &compiled)
             {
                 tracing::warn!("cannot cache compiled code in {}: {e}", path.display());
@@ -388,8 +388,8 @@ impl Runtime {
         self.modules.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn compile(&self, id: &ModuleId, instrumented: &[u8]) -> Result<Module> {
-        let path = self.cache_path(id);
+    fn compile(&self, instrumented: &[u8]) -> Result<Module> {
+        let path = self.cache_path(instrumented);
         if let Some(path) = &path
             && let Some(module) = self.load_cached(path)
         {
@@ -405,15 +405,17 @@ impl Runtime {
         Ok(module)
     }
 
-    fn cache_path(&self, id: &ModuleId) -> Option<PathBuf> {
+    /// The cache file of the code compiled from `instrumented`: keyed by the
+    /// instrumented bytes, so that a pass that emits other code (another
+    /// version, other settings) never finds code compiled from older output.
+    fn cache_path(&self, instrumented: &[u8]) -> Option<PathBuf> {
         let dir = self.config.cache_dir.as_ref()?;
         let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
         self.engine
             .precompile_compatibility_hash()
             .hash(&mut engine_hash);
         let mut key = Sha256::new();
-        key.update(id.hash);
-        key.update(id.instrumentation.as_bytes());
+        key.update(instrumented);
         key.update(engine_hash.finish().to_le_bytes());
         Some(dir.join(format!("{}.cwasm", hex::encode(key.finalize()))))
     }

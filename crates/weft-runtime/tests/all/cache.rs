@@ -63,6 +63,14 @@ fn second_runtime_uses_the_first_ones_code() {
     let flag = cached_runtime(dir.path(), weft_instrument::Config::flag(false));
     flag.load(&wat::parse_str(EXITING).unwrap()).unwrap();
     assert_eq!(cache_files(dir.path()).len(), 2);
+    // So is the same instrumentation emitting other code: files are keyed
+    // by the instrumented module, not by the settings' name.
+    let compact = cached_runtime(
+        dir.path(),
+        weft_instrument::Config::fuel().with_copies(weft_instrument::Copies::None),
+    );
+    compact.load(&wat::parse_str(EXITING).unwrap()).unwrap();
+    assert_eq!(cache_files(dir.path()).len(), 3);
 }
 
 #[test]
